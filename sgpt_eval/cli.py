@@ -1,0 +1,133 @@
+"""`sgpt-eval`: the command line. Every user-fixable problem ends in one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import beir_data, model_store
+from .dense_eval import DenseOptions, load_encoder, run_dense
+from .errors import SgptEvalError
+from .presets import POOLINGS, PRESETS
+
+log = logging.getLogger("sgpt_eval")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", help=f"models and embeddings (default: ${model_store.CACHE_ENV} or ~/.cache/sgpt_eval)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("bi-encoder")
+    group.add_argument("--model", default="all-MiniLM-L6-v2", help="preset name, hub id or local folder (see `sgpt-eval models`)")
+    group.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    group.add_argument("--pooling", choices=POOLINGS, help="override the preset's / checkpoint's pooling")
+    group.add_argument("--specb", action=argparse.BooleanOptionalAction, default=None,
+                       help="wrap queries in [ ] and documents in { } token ids (SGPT asymmetric search)")
+    group.add_argument("--max-length", type=int, help="maximum tokens per text, brackets included")
+    group.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, fp16 on GPU), float32, float16, bfloat16")
+    group.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    group.add_argument("--batch-size", type=int, default=32)
+    group.add_argument("--allow-pickle-weights", action="store_true",
+                       help="also load pytorch_model.bin checkpoints (torch weights-only loader)")
+    group.add_argument("--trust-remote-code", action="store_true", help="run model code shipped with the checkpoint")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sgpt-eval", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    evaluate = commands.add_parser("eval", help="dense retrieval with a bi-encoder on BEIR datasets")
+    evaluate.add_argument("--dataset", action="append", required=True,
+                          help="BEIR dataset name (repeatable); cqadupstack expands to its 12 forums")
+    evaluate.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${beir_data.DATA_DIR_ENV} or ./datasets)")
+    evaluate.add_argument("--split", help="qrels split (default: test; dev for msmarco)")
+    evaluate.add_argument("--output-dir", default="results", help="where reports and TREC runs go")
+    evaluate.add_argument("--top-k", type=int, default=1000)
+    evaluate.add_argument("--score-function", choices=("cos_sim", "dot"), default="cos_sim")
+    evaluate.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    evaluate.add_argument("--shard-size", type=int, default=2048, help="documents per cached embedding shard")
+    evaluate.add_argument("--faiss-gpu", action=argparse.BooleanOptionalAction, default=None,
+                          help="search on GPU (default: when faiss sees one)")
+    _add_encoder_options(evaluate)
+    _common(evaluate)
+
+    prepare = commands.add_parser("prepare-models", help="make the offline presets loadable (converts SmolLM2-135M once)")
+    prepare.add_argument("names", nargs="*", help="presets to prepare (default: all offline presets)")
+    _common(prepare)
+
+    listing = commands.add_parser("models", help="list the model presets")
+    _common(listing)
+
+    download = commands.add_parser("download", help="download BEIR datasets from the official address")
+    download.add_argument("datasets", nargs="+")
+    download.add_argument("--data-dir")
+    _common(download)
+    return parser
+
+
+def _eval(args: argparse.Namespace, cache_dir: Path) -> None:
+    options = DenseOptions(
+        model=args.model, pooling=args.pooling, specb=args.specb, max_length=args.max_length, dtype=args.dtype,
+        device=args.device, batch_size=args.batch_size, top_k=args.top_k, score_function=args.score_function,
+        use_cache=not args.no_cache, shard_size=args.shard_size, faiss_gpu=args.faiss_gpu,
+        allow_pickle=args.allow_pickle_weights, trust_remote_code=args.trust_remote_code, revision=args.revision,
+    )
+    data_dir = beir_data.resolve_data_dir(args.data_dir)
+    names = [name for requested in args.dataset for name in beir_data.expand(requested)]
+    encoder = load_encoder(options, cache_dir)
+    for name in names:
+        path = run_dense(name, data_dir, Path(args.output_dir), cache_dir, options, encoder, args.split)
+        report = json.loads(path.read_text())
+        print(f"{name}\t{args.model}\tNDCG@10={report['metrics']['NDCG@10']:.4f}\t{path}")
+
+
+def _prepare(args: argparse.Namespace, cache_dir: Path) -> None:
+    names = args.names or [name for name, preset in PRESETS.items() if preset.offline]
+    for name in names:
+        preset = PRESETS.get(name)
+        if preset is None or preset.offline is None:
+            offline = ", ".join(n for n, p in PRESETS.items() if p.offline)
+            raise SgptEvalError(f"prepare-models {name}: not an offline preset (choose from {offline})")
+        print(f"{name}\t{model_store.prepare_offline(preset, cache_dir)}")
+
+
+def _models(args: argparse.Namespace, cache_dir: Path) -> None:
+    for preset in PRESETS.values():
+        local = model_store.offline_path(preset, cache_dir)
+        where = str(local) if local else preset.hub_id
+        brackets = "specb" if preset.specb else "-"
+        print(f"{preset.name:40s} {preset.pooling:13s} {brackets:6s} {preset.max_length or 'model':>5}  {where}")
+
+
+def _download(args: argparse.Namespace, cache_dir: Path) -> None:
+    from .beir_download import ensure_dataset
+
+    data_dir = beir_data.resolve_data_dir(args.data_dir)
+    for name in args.datasets:
+        print(f"{name}\t{ensure_dataset(name, data_dir)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    cache_dir = model_store.cache_root(args.cache_dir)
+    handlers = {"eval": _eval, "prepare-models": _prepare, "models": _models, "download": _download}
+    try:
+        handlers[args.command](args, cache_dir)
+    except SgptEvalError as exc:
+        print(f"sgpt-eval: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sgpt-eval: interrupted; finished embedding shards are kept and the next run resumes from them", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
