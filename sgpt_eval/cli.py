@@ -55,18 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
                           help="search on GPU (default: when faiss sees one)")
     _add_encoder_options(evaluate)
     _common(evaluate)
+    evaluate.set_defaults(handler=_eval)
 
     prepare = commands.add_parser("prepare-models", help="make the offline presets loadable (converts SmolLM2-135M once)")
     prepare.add_argument("names", nargs="*", help="presets to prepare (default: all offline presets)")
     _common(prepare)
+    prepare.set_defaults(handler=_prepare)
 
     listing = commands.add_parser("models", help="list the model presets")
     _common(listing)
+    listing.set_defaults(handler=_models)
 
     download = commands.add_parser("download", help="download BEIR datasets from the official address")
     download.add_argument("datasets", nargs="+")
     download.add_argument("--data-dir")
     _common(download)
+    download.set_defaults(handler=_download)
     return parser
 
 
@@ -117,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     cache_dir = model_store.cache_root(args.cache_dir)
-    handlers = {"eval": _eval, "prepare-models": _prepare, "models": _models, "download": _download}
     try:
-        handlers[args.command](args, cache_dir)
+        args.handler(args, cache_dir)
     except SgptEvalError as exc:
         print(f"sgpt-eval: error: {exc}", file=sys.stderr)
         return 2

@@ -150,6 +150,7 @@ def _convert_gguf(gguf_file: Path, target: Path) -> Path:
     try:
         model.save_pretrained(work, safe_serialization=True)
         tokenizer.save_pretrained(work)
+        work.chmod(0o755)  # mkdtemp makes it private
         os.replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
