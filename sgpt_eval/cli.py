@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import beir_data, model_store
+from .beir_download import ensure_dataset
 from .dense_eval import DenseOptions, load_encoder, run_dense
 from .errors import SgptEvalError
 from .presets import POOLINGS, PRESETS
@@ -83,6 +84,8 @@ def _eval(args: argparse.Namespace, cache_dir: Path) -> None:
     )
     data_dir = beir_data.resolve_data_dir(args.data_dir)
     names = [name for requested in args.dataset for name in beir_data.expand(requested)]
+    for name in names:  # every dataset is there (or downloaded) before a model is loaded
+        ensure_dataset(name, data_dir)
     encoder = load_encoder(options, cache_dir)
     for name in names:
         path = run_dense(name, data_dir, Path(args.output_dir), cache_dir, options, encoder, args.split)
@@ -109,8 +112,6 @@ def _models(args: argparse.Namespace, cache_dir: Path) -> None:
 
 
 def _download(args: argparse.Namespace, cache_dir: Path) -> None:
-    from .beir_download import ensure_dataset
-
     data_dir = beir_data.resolve_data_dir(args.data_dir)
     for name in args.datasets:
         print(f"{name}\t{ensure_dataset(name, data_dir)}")

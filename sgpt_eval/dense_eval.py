@@ -36,7 +36,7 @@ class DenseOptions:
 
 
 def load_encoder(options: DenseOptions, cache_dir: Path) -> SGPTBiEncoder:
-    source = model_store.resolve(options.model, cache_dir, options.revision)
+    source = model_store.resolve(options.model, cache_dir, options.revision, options.allow_pickle)
     return SGPTBiEncoder(
         source,
         pooling=options.pooling,

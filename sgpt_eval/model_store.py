@@ -44,8 +44,11 @@ class ModelSource:
     preset: ModelPreset | None
 
 
-def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSource:
-    """Find `name` as a local path, then in the local cache, then on the hub."""
+def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickle: bool = False) -> ModelSource:
+    """Find `name` as a local path, then in the local cache, then on the hub.
+
+    From the hub, pickle checkpoints (`*.bin`) are not even downloaded unless allowed.
+    """
     local = Path(name).expanduser()
     if local.is_dir():
         return ModelSource(name, local.resolve(), "local", fingerprint(local), find_preset(local.name))
@@ -60,7 +63,7 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSou
     if "/" not in hub_id:
         known = ", ".join(sorted(p for p in _preset_names()))
         raise SgptEvalError(f"unknown model '{name}': not a folder, a preset ({known}) or a hub id (owner/name)")
-    path, commit = _download(hub_id, revision, preset)
+    path, commit = _download(hub_id, revision, preset, allow_pickle)
     return ModelSource(name, path, "hub", commit, preset)
 
 
@@ -80,13 +83,18 @@ def fingerprint(folder: Path) -> str:
     return "local-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _download(hub_id: str, revision: str | None, preset: ModelPreset | None) -> tuple[Path, str]:
+# Other frameworks' weights are never needed; pickles only when the user allows them.
+_SKIPPED = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "onnx/*", "openvino/*"]
+
+
+def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, allow_pickle: bool) -> tuple[Path, str]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     how = "run `make models`" if preset and preset.offline else "pass a local folder with --model"
     try:
-        path = Path(snapshot_download(hub_id, revision=revision))
+        skipped = _SKIPPED if allow_pickle else [*_SKIPPED, "*.bin", "*.pt", "*.pth"]
+        path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=skipped))
     except RepositoryNotFoundError:
         raise SgptEvalError(f"model '{hub_id}': no such repository on the Hugging Face hub (or it is private)") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:

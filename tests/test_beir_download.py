@@ -1,0 +1,77 @@
+"""Download, checksum and safe unpacking, against a zip served on 127.0.0.1."""
+
+import functools
+import hashlib
+import http.server
+import threading
+import zipfile
+
+import pytest
+
+from sgpt_eval import beir_data, beir_download
+from sgpt_eval.errors import SgptEvalError
+
+from .beir_fixtures import write_beir
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _zip_dataset(source, archive, name):
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(source.rglob("*")):
+            zipped.write(path, f"{name}/{path.relative_to(source)}")
+    return hashlib.md5(archive.read_bytes()).hexdigest()
+
+
+def test_downloads_checks_and_unpacks(server, tmp_path, monkeypatch):
+    root, url = server
+    md5 = _zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
+    monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
+    monkeypatch.setitem(beir_download.BEIR_MD5, "scifact", md5)
+    dataset = beir_data.load("scifact", tmp_path / "data")
+    assert len(dataset.corpus.docs) == 4
+    assert not list((tmp_path / "data").glob(".scifact.download.*"))  # no leftovers
+
+
+def test_checksum_mismatch_unpacks_nothing(server, tmp_path, monkeypatch):
+    root, url = server
+    _zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
+    monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
+    with pytest.raises(SgptEvalError, match="the published one is 5f7d1de6"):
+        beir_data.load("scifact", tmp_path / "data")
+    assert not (tmp_path / "data" / "scifact").exists()
+
+
+def test_path_escape_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("scifact/corpus.jsonl", "{}")
+        zipped.writestr("../../escaped.txt", "gotcha")
+    with pytest.raises(SgptEvalError, match="would be written outside"):
+        beir_download.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_unreachable_server_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv(beir_download.BEIR_URL_ENV, "http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(SgptEvalError) as error:
+        beir_data.load("nfcorpus", tmp_path / "data")
+    message = str(error.value)
+    assert "dataset nfcorpus: not in" in message and "unreachable" in message and "\n" not in message
+    assert not list((tmp_path / "data").iterdir())
+
+
+def test_unknown_dataset(tmp_path):
+    with pytest.raises(SgptEvalError, match="unknown dataset 'nope'"):
+        beir_data.load("nope", tmp_path)

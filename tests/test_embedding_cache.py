@@ -1,0 +1,61 @@
+"""The embedding cache: a second run encodes nothing; an interrupted run resumes."""
+
+import numpy as np
+import pytest
+
+from sgpt_eval.embedding_cache import EmbeddingCache
+from sgpt_eval.encoder import SGPTBiEncoder
+from sgpt_eval.model_store import resolve
+
+TEXTS = [f"document number {i} about topic {i % 3}" for i in range(10)]
+
+
+class CountingEncoder:
+    """Wraps the real encoder, counting calls and failing on demand (a simulated kill)."""
+
+    def __init__(self, encoder, fail_on_call=None):
+        self.inner, self.calls, self.fail_on_call = encoder, 0, fail_on_call
+        self.settings = encoder.settings
+
+    def encode(self, texts, kind, batch_size=None):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt
+        return self.inner.encode(texts, kind, batch_size, show_progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_gpt_neo, tmp_path_factory):
+    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("c")), specb=True, device="cpu")
+
+
+def test_second_run_skips_encoding(encoder, tmp_path):
+    cache = EmbeddingCache(tmp_path, shard_size=4)
+    first = CountingEncoder(encoder)
+    vectors, reused = cache.encode(first, TEXTS, "doc", "hash-1")
+    assert (first.calls, reused) == (3, 0)
+    second = CountingEncoder(encoder)
+    again, reused = cache.encode(second, TEXTS, "doc", "hash-1")
+    assert (second.calls, reused) == (0, 3)
+    np.testing.assert_array_equal(vectors, again)
+    np.testing.assert_allclose(vectors, encoder.encode(TEXTS, "doc", show_progress_bar=False), atol=1e-6)
+
+
+def test_interrupted_encode_resumes_from_finished_shards(encoder, tmp_path):
+    cache = EmbeddingCache(tmp_path, shard_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        cache.encode(CountingEncoder(encoder, fail_on_call=3), TEXTS, "doc", "hash-1")
+    folder = cache.folder(encoder, "doc", "hash-1")
+    assert sorted(p.name for p in folder.glob("shard-*")) == ["shard-00000.npy", "shard-00001.npy"]
+    assert not list(folder.glob("*.tmp"))
+    resumed = CountingEncoder(encoder)
+    _, reused = cache.encode(resumed, TEXTS, "doc", "hash-1")
+    assert (resumed.calls, reused) == (1, 2)
+
+
+def test_key_changes_with_settings_and_content(encoder, tmp_path, tiny_gpt_neo):
+    cache = EmbeddingCache(tmp_path)
+    other = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), specb=False, device="cpu")
+    assert cache.folder(encoder, "doc", "a") != cache.folder(other, "doc", "a")
+    assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "doc", "b")
+    assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "query", "a")
