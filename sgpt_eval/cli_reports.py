@@ -43,7 +43,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     regress.add_argument("--baselines-dir", type=Path, help="default: RESULTS_DIR/baselines")
     regress.add_argument("--record", action="store_true", help="write baselines from the reports instead of checking")
     regress.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute, for --record")
-    regress.add_argument("--metric", default="NDCG@10", help="the metric --record pins")
+    regress.add_argument("--metric", help="the metric --record pins (default: NDCG@10; a USEB report's main metric)")
     _defaults(regress, _regress)
 
 

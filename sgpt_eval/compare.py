@@ -7,6 +7,7 @@ as it would in pytrec_eval had the run returned nothing for it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from .errors import SgptEvalError
-from .report_files import canonical_model, per_query, read_report
+from .report_files import benchmark, canonical_model, per_query, read_report, system_label
 
 TIE = 1e-9  # per-query scores are stored with 6 decimals; closer than this is the same score
 PERMUTATION_CHUNK = 1000  # sign-flip rows drawn at once: bounded memory on large query sets
@@ -46,12 +47,15 @@ class Comparison:
             f"{self.dataset} {self.metric}: A = {self.name_a}, B = {self.name_b}",
             f"  mean A {self.mean_a:.4f}  mean B {self.mean_b:.4f}  A - B {self.mean_difference:+.4f} over {self.queries} queries",
             f"  A better on {self.wins}, B better on {self.losses}, tied on {self.ties}",
-            f"  paired t-test p = {self.t_pvalue:.4g}; paired randomization test p = {self.randomization_pvalue:.4g} "
+            f"  paired t-test p = {_p(self.t_pvalue)}; paired randomization test p = {_p(self.randomization_pvalue)} "
             f"({self.permutations} sign flips, seed {self.seed})",
+            f"  queries missing from one report count as 0 there: {self.only_a} only in A, {self.only_b} only in B",
         ]
-        if self.only_a or self.only_b:
-            lines.append(f"  queries missing from one report count as 0 there: {self.only_a} only in A, {self.only_b} only in B")
         return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "n/a (one query)" if math.isnan(value) else f"{value:.4g}"
 
 
 def paired_scores(a: dict[str, float], b: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -61,9 +65,18 @@ def paired_scores(a: dict[str, float], b: dict[str, float]) -> tuple[np.ndarray,
 
 
 def t_test_pvalue(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided paired t-test; identical systems give 1.0 rather than scipy's NaN."""
-    if np.all(np.abs(a - b) <= TIE):
+    """Two-sided paired t-test, with its degenerate cases decided here rather than left to NaN and warnings.
+
+    Identical systems give 1.0; a single query NaN (no variance to test); the same non-zero
+    difference on every query 0.0 (t is infinite).
+    """
+    differences = a - b
+    if np.all(np.abs(differences) <= TIE):
         return 1.0
+    if a.size < 2:
+        return math.nan
+    if np.ptp(differences) <= TIE:
+        return 0.0
     return float(stats.ttest_rel(a, b).pvalue)
 
 
@@ -108,11 +121,10 @@ def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permuta
                     seed: int = 0) -> Comparison:
     """Compare two run reports of the same dataset and split query by query."""
     report_a, report_b = read_report(path_a), read_report(path_b)
-    for key in ("dataset", "split"):
-        if report_a[key] != report_b[key]:
-            raise SgptEvalError(
-                f"{path_a} ({report_a[key]}) and {path_b} ({report_b[key]}): different {key}; compare runs of the same one"
-            )
+    for key, a, b in (("benchmark", benchmark(report_a), benchmark(report_b)),
+                      *((key, report_a[key], report_b[key]) for key in ("dataset", "split"))):
+        if a != b:
+            raise SgptEvalError(f"{path_a} ({a}) and {path_b} ({b}): different {key}; compare runs of the same one")
     return compare_scores(
         per_query(report_a, metric, path_a), per_query(report_b, metric, path_b),
         dataset=report_a["dataset"], metric=metric, name_a=_name(report_a), name_b=_name(report_b),
@@ -121,4 +133,5 @@ def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permuta
 
 
 def _name(report: dict) -> str:
-    return f"{canonical_model(report['model'])} ({report['method']})"
+    """The system's column heading in the table, so a comparison and the table name it alike."""
+    return system_label(report["method"], canonical_model(report["model"]))

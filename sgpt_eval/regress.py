@@ -1,7 +1,7 @@
 """Score-regression check: measured reports against baselines the harness itself measured.
 
-A baseline (results/baselines/*.json) pins one number of one report: dataset, method, model,
-metric, value and an absolute tolerance, plus the command, package versions and date that
+A baseline (results/baselines/*.json) pins one number of one report: benchmark, dataset, method,
+model, metric, value and an absolute tolerance, plus the command, package versions and date that
 produced it. `record_baseline` is the only writer, so every baseline is a measured number.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import SgptEvalError
 from .model_store import slug
-from .report_files import canonical_model, load_run_reports, read_json, read_report
+from .report_files import benchmark, canonical_model, load_run_reports, read_json, read_report
 from .storage import write_json
 
 DEFAULT_BASELINES = Path("results/baselines")
@@ -30,22 +30,32 @@ class Failure:
         return f"{self.baseline}: {self.message}"
 
 
-def baseline_path(baselines_dir: Path, dataset: str, method: str, model: str, metric: str) -> Path:
-    """One file per (dataset, method, model, metric); cqadupstack/<forum> becomes cqadupstack--<forum>."""
-    return Path(baselines_dir) / f"{slug(dataset)}.{method}.{slug(canonical_model(model))}.{slug(metric)}.json"
+def run_key(report_or_baseline: dict) -> tuple[str, str, str, str]:
+    """What a baseline and a report must share: benchmark, dataset, method and model."""
+    return (benchmark(report_or_baseline), report_or_baseline["dataset"], report_or_baseline["method"],
+            canonical_model(report_or_baseline["model"]))
+
+
+def baseline_path(baselines_dir: Path, key: tuple[str, str, str, str], metric: str) -> Path:
+    """One file per run and metric, e.g. beir.cqadupstack--android.dense.all-MiniLM-L6-v2.NDCG--10.json."""
+    return Path(baselines_dir) / (".".join(slug(part) for part in (*key, metric)) + ".json")
 
 
 def record_baseline(report_path: Path, tolerance: float, baselines_dir: Path = DEFAULT_BASELINES,
-                    metric: str = "NDCG@10") -> Path:
-    """Pin `metric` of a measured report as a baseline, replacing an older one for the same run."""
+                    metric: str | None = None) -> Path:
+    """Pin `metric` of a measured report as a baseline, replacing an older one for the same run.
+
+    The metric defaults to the report's main one: NDCG@10 for BEIR, `main_metric` for USEB.
+    """
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise SgptEvalError(f"--tolerance {tolerance}: must be a finite number >= 0")
     report = read_report(report_path)
+    metric = metric or report.get("main_metric", "NDCG@10")
     value = _metric(report, metric, report_path)
-    path = baseline_path(baselines_dir, report["dataset"], report["method"], report["model"], metric)
+    path = baseline_path(baselines_dir, run_key(report), metric)
     write_json(path, {
-        "dataset": report["dataset"], "method": report["method"], "model": canonical_model(report["model"]),
-        "metric": metric, "value": value, "tolerance": tolerance,
+        "benchmark": benchmark(report), "dataset": report["dataset"], "method": report["method"],
+        "model": canonical_model(report["model"]), "metric": metric, "value": value, "tolerance": tolerance,
         "command": report.get("command", ""), "versions": report.get("versions", {}),
         "measured": report.get("created", ""), "report": str(report_path),
     })
@@ -73,13 +83,12 @@ def check(reports: Path | Iterable[Path], baselines_dir: Path = DEFAULT_BASELINE
         raise SgptEvalError(f"{baselines_dir}: no baselines; record some with `sgpt-eval regress --record`")
     whole_folder = isinstance(reports, (str, Path))
     loaded = load_run_reports(Path(reports)) if whole_folder else [(Path(path), read_report(path)) for path in reports]
-    measured = {(report["dataset"], report["method"], canonical_model(report["model"])): (path, report)
-                for path, report in loaded}
+    measured = {run_key(report): (path, report) for path, report in loaded}
 
     failures = []
     for file in baseline_files:
         baseline = read_baseline(file)
-        key = (baseline["dataset"], baseline["method"], canonical_model(baseline["model"]))
+        key = run_key(baseline)
         if key not in measured:
             if whole_folder:
                 failures.append(Failure(file, f"no measured report for {' '.join(key)} under {reports}; "

@@ -15,7 +15,7 @@ from .storage import write_json
 
 REPORT_VERSION = 1
 _PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "beir", "faiss-cpu", "faiss-gpu",
-             "pytrec-eval-terrier", "numpy", "bm25s", "pandas")
+             "pytrec-eval-terrier", "numpy", "bm25s", "pandas", "scikit-learn", "scipy")
 
 
 def package_versions() -> dict[str, str]:
@@ -71,11 +71,18 @@ def write_report(
         "per_query": {"NDCG@10": per_query},
         "config": config,
         "data_files_sha256": data_files,
+        **provenance(timings),
+        "run_file": run_path.name,
+    })
+    return report_path
+
+
+def provenance(timings: dict[str, float]) -> dict:
+    """The audit fields every report carries (BEIR and USEB alike): timings, versions, hardware, command, time."""
+    return {
         "timings_s": {name: round(value, 3) for name, value in timings.items()},
         "versions": package_versions(),
         "hardware": hardware(),
         "command": " ".join(sys.argv),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "run_file": run_path.name,
-    })
-    return report_path
+    }

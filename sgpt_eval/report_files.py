@@ -17,14 +17,28 @@ NOT_RUNS = ("published", "baselines", "tables")
 REQUIRED_KEYS = ("dataset", "split", "model", "method", "metrics")
 
 
+def benchmark(report: dict) -> str:
+    """BEIR reports carry no benchmark key; USEB reports say "useb" (USEB and BEIR share dataset names)."""
+    return report.get("benchmark", "beir")
+
+
 def canonical_model(model: str) -> str:
     """A preset's name for its hub id too, so `--model Muennighoff/X` and `--model X` are one system."""
     preset = find_preset(model)
     return preset.name if preset else model
 
 
+def system_label(method: str, model: str) -> str:
+    """The column heading of one system, e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+X (rerank)"."""
+    if method == "bm25":
+        return "BM25" if model.lower() in ("bm25", "bm25s") else f"BM25 ({model})"
+    if method == "rerank":
+        return f"BM25+{model} (rerank)"
+    return f"{model} ({method})"
+
+
 def iter_report_paths(results_dir: Path) -> Iterator[Path]:
-    """Every JSON file under results/<dataset>/<method>/, outside the reference folders."""
+    """Every JSON file under `results_dir` except those in its reference folders (NOT_RUNS)."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise SgptEvalError(f"{results_dir}: no such results folder; run `sgpt-eval eval` first or pass --results-dir")

@@ -17,7 +17,7 @@ import pandas as pd
 from .beir_data import CQADUPSTACK_FORUMS, default_split
 from .errors import SgptEvalError
 from .presets import find_preset
-from .report_files import canonical_model, load_run_reports
+from .report_files import benchmark, canonical_model, load_run_reports, system_label
 from .storage import atomic_open
 
 METRIC = "NDCG@10"
@@ -45,28 +45,21 @@ REFERENCE_NAME = {"dense": "{model}", "bm25": "BM25 (bm25s)", "rerank": "SGPT-CE
 MISSING = "–"
 PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
 TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
-REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "path")
-
-
-def system_label(method: str, model: str) -> str:
-    """The column heading of one system, e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+X (rerank)"."""
-    if method == "bm25":
-        return "BM25" if model.lower() in ("bm25", "bm25s") else f"BM25 ({model})"
-    if method == "rerank":
-        return f"BM25+{model} (rerank)"
-    return f"{model} ({method})"
+REPORT_COLUMNS = ("benchmark", "dataset", "method", "model", "split", "system", "parameters", "max_queries", "path")
 
 
 def load_reports(results_dir: Path) -> pd.DataFrame:
-    """One row per run report: dataset, method, model, split, system, parameters, path and every metric."""
+    """One row per run report: benchmark, dataset, method, model, split, system, parameters, max_queries
+    (set for runs on the first N queries only), path and every metric."""
     rows = []
     for path, report in load_run_reports(results_dir):
         model = canonical_model(report["model"])
         preset = find_preset(model)
         rows.append({
-            "dataset": report["dataset"], "method": report["method"], "model": model, "split": report["split"],
-            "system": system_label(report["method"], model),
+            "benchmark": benchmark(report), "dataset": report["dataset"], "method": report["method"],
+            "model": model, "split": report["split"], "system": system_label(report["method"], model),
             "parameters": preset.parameters if preset else math.nan,
+            "max_queries": report.get("config", {}).get("max_queries") or math.nan,
             "path": str(path), **report["metrics"],
         })
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*REPORT_COLUMNS, METRIC])
@@ -76,7 +69,7 @@ def load_reports(results_dir: Path) -> pd.DataFrame:
 
 def _check_unique(reports: pd.DataFrame) -> None:
     """Two reports for one system and dataset would make the table pick one silently."""
-    key = ["dataset", "split", "system"]
+    key = ["benchmark", "dataset", "split", "system"]
     twice = reports[reports.duplicated(key, keep=False)]
     if not twice.empty:
         paths = " and ".join(twice.sort_values(key)["path"].head(2))
@@ -84,11 +77,12 @@ def _check_unique(reports: pd.DataFrame) -> None:
 
 
 def system_scores(reports: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
-    """Datasets x systems on each dataset's evaluation split, the 12 CQADupStack forums folded into one row.
+    """BEIR datasets x systems on each dataset's evaluation split, the 12 CQADupStack forums folded into one row.
 
     The CQADupStack row is the mean of the forums only when all 12 are there; otherwise it is missing.
     """
-    evaluated = reports[reports["split"] == reports["dataset"].map(default_split)]
+    beir = reports[reports["benchmark"] == "beir"]
+    evaluated = beir[beir["split"] == beir["dataset"].map(default_split)]
     if evaluated.empty or metric not in evaluated:
         return pd.DataFrame(dtype=float)
     wide = evaluated.pivot(index="dataset", columns="system", values=metric).astype(float)
@@ -108,7 +102,7 @@ def _system_order(reports: pd.DataFrame, system: str) -> tuple:
 
 
 def read_published(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Published NDCG@10 as datasets x models, and each model's source(s)."""
+    """Published NDCG@10 as datasets x models, and each model's source(s) as one line."""
     try:
         table = pd.read_csv(path, dtype={"dataset": str, "model": str, "source": str})
     except FileNotFoundError:
@@ -123,8 +117,15 @@ def read_published(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
         line = int(table.duplicated(["dataset", "model"]).to_numpy().argmax()) + 2
         raise SgptEvalError(f"{path}:{line}: a second number for the same dataset and model; keep one")
     wide = table.assign(value=values).pivot(index="dataset", columns="model", values="value")
-    sources = {model: "; ".join(dict.fromkeys(group)) for model, group in table.groupby("model")["source"]}
-    return wide, sources
+    return wide, {model: _sources(rows) for model, rows in table.groupby("model")}
+
+
+def _sources(rows: pd.DataFrame) -> str:
+    """One model's source, or each of its sources with the datasets it gives."""
+    by_source = rows.groupby("source", sort=False)["dataset"].apply(list)
+    if len(by_source) == 1:
+        return by_source.index[0]
+    return "; ".join(f"{source} [{', '.join(datasets)}]" for source, datasets in by_source.items())
 
 
 def build_table(
@@ -141,6 +142,7 @@ def build_table(
     """
     results_dir = Path(results_dir)
     reports = load_reports(results_dir)
+    reports = reports[reports["benchmark"] == "beir"]  # USEB has its own table
     notes = [f"NDCG@10. Missing cells ({MISSING}) were not run or not published; no average counts them as zero."]
     notes += _left_out(reports)
     if datasets:
@@ -148,27 +150,16 @@ def build_table(
         if unknown:
             raise SgptEvalError(f"--dataset {', '.join(unknown)}: not a BEIR dataset; choose from {', '.join(DATASET_ORDER)}")
         reports = reports[reports["dataset"].str.split("/").str[0].isin(datasets)]
+    if reports.empty:
+        notes.append(f"No run reports under {results_dir}{' for ' + ', '.join(datasets) if datasets else ''}.")
     ours = system_scores(reports)
     notes += _partial_cqadupstack(reports)
+    notes += [f"{system}: first {max_queries:g} queries only; not set against published numbers."
+              for system, max_queries in reports.groupby("system")["max_queries"].max().dropna().items()]
 
     published, sources = _published(results_dir, published_csv)
-    columns: dict[str, pd.Series] = {}
-    pairs: list[tuple[str, str, str]] = []  # (ours, published, difference) column names
-    systems = reports.drop_duplicates("system").set_index("system")
-    for system in ours.columns:
-        columns[system] = ours[system]
-        row = systems.loc[system]
-        reference = REFERENCE_NAME.get(row["method"], "").format(model=row["model"])
-        if reference in published:
-            columns[f"published: {reference}"] = published[reference]
-            pairs.append((system, f"published: {reference}", f"Δ {system}"))
-            notes.append(f"published: {reference} -- {sources[reference]}")
-    for name in extra_published:
-        if name not in published:
-            raise SgptEvalError(f"--published {name}: not in the published CSV; choose from {', '.join(published.columns)}")
-        if f"published: {name}" not in columns:
-            columns[f"published: {name}"] = published[name]
-            notes.append(f"published: {name} -- {sources[name]}")
+    columns, pairs = _columns(ours, reports, published, extra_published)
+    notes += [f"{name} -- {sources[name.removeprefix('published: ')]}" for name in columns if name.startswith("published: ")]
 
     values = pd.DataFrame(columns, dtype=float)
     rows = [name for name in DATASET_ORDER if name in values.index and (not datasets or name in datasets)]
@@ -185,6 +176,32 @@ def build_table(
     table.index.name = "dataset"
     table.attrs["notes"] = notes
     return table
+
+
+def _columns(
+    ours: pd.DataFrame, reports: pd.DataFrame, published: pd.DataFrame, extra_published: Iterable[str],
+) -> tuple[dict[str, pd.Series], list[tuple[str, str, str]]]:
+    """Each of our systems followed by its published number; then any published-only columns asked for.
+
+    A run on the first N queries only gets no published number: the two measure different query sets.
+
+    Also returns the (ours, published, difference) column names whose difference the table shows.
+    """
+    columns: dict[str, pd.Series] = {}
+    pairs = []
+    systems = reports.drop_duplicates("system").set_index("system")
+    for system in ours.columns:
+        columns[system] = ours[system]
+        method, model, max_queries = systems.loc[system, ["method", "model", "max_queries"]]
+        reference = REFERENCE_NAME.get(method, "").format(model=model)
+        if reference in published and math.isnan(max_queries):
+            columns[f"published: {reference}"] = published[reference]
+            pairs.append((system, f"published: {reference}", f"Δ {system}"))
+    for name in extra_published:
+        if name not in published:
+            raise SgptEvalError(f"--published {name}: not in the published CSV; choose from {', '.join(published.columns)}")
+        columns.setdefault(f"published: {name}", published[name])
+    return columns, pairs
 
 
 def _published(results_dir: Path, published_csv: Path | None) -> tuple[pd.DataFrame, dict[str, str]]:
