@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 DATASET ?= scifact
 MODEL ?= all-MiniLM-L6-v2
+CE_MODEL ?= SmolLM2-135M
+TOPK ?= 100
 ARGS ?=
 # Real BEIR data shipped beside the repository when present, else ./datasets (downloaded on demand).
 DATA_DIR ?= $(if $(wildcard ../shared/beir),../shared/beir,datasets)
@@ -16,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval useb test bench clean
+.PHONY: install models tokenizer eval bm25 rerank useb table test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +48,16 @@ models: $(STAMP)
 eval: models
 	$(BIN)/sgpt-eval eval --dataset $(DATASET) --model $(MODEL) $(ARGS)
 
+bm25: install
+	$(BIN)/sgpt-eval bm25 --dataset $(DATASET) $(ARGS)
+
+# SGPT-CE: BM25 top-$(TOPK) re-ranked by a causal LM (MODEL=... picks it; default SmolLM2-135M).
+rerank: models
+	$(BIN)/sgpt-eval rerank --dataset $(DATASET) --model $(if $(filter command line,$(origin MODEL)),$(MODEL),$(CE_MODEL)) --top-k $(TOPK) $(ARGS)
+
+table: install
+	$(BIN)/sgpt-eval table $(ARGS)
+
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
 
@@ -54,6 +66,7 @@ test: $(STAMP) $(TOKENIZER)
 
 bench: models
 	$(BIN)/python benchmarks/bench_dense_vs_beir.py
+	$(BIN)/python benchmarks/bench_rerank.py
 
 clean:
 	rm -rf $(VENV) $(SGPT_EVAL_CACHE)

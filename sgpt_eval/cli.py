@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
-from . import beir_data, cli_reports, cli_useb, model_store
+from . import beir_data, cli_rerank, cli_reports, cli_useb, model_store
 from .beir_download import ensure_dataset
-from .cli_options import add_common, add_encoder_options, encoder_options
+from .cli_options import add_common, add_dataset_options, add_encoder_options, encoder_options, prepared_datasets, print_result
 from .dense_eval import load_encoder, run_dense
 from .errors import SgptEvalError
 from .presets import PRESETS
@@ -23,12 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("eval", help="dense retrieval with a bi-encoder on BEIR datasets")
-    evaluate.add_argument("--dataset", action="append", required=True,
-                          help="BEIR dataset name (repeatable); cqadupstack expands to its 12 forums")
-    evaluate.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${beir_data.DATA_DIR_ENV} or ./datasets)")
-    evaluate.add_argument("--split", help="qrels split (default: test; dev for msmarco)")
-    evaluate.add_argument("--output-dir", default="results", help="where reports and TREC runs go")
-    evaluate.add_argument("--top-k", type=int, default=1000)
+    add_dataset_options(evaluate, top_k=1000)
     evaluate.add_argument("--score-function", choices=("cos_sim", "dot"), default="cos_sim")
     evaluate.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     evaluate.add_argument("--shard-size", type=int, default=2048, help="documents per cached embedding shard")
@@ -53,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(download)
     download.set_defaults(handler=_download)
 
-    for feature in (cli_reports, cli_useb):
+    for feature in (cli_rerank, cli_reports, cli_useb):
         feature.add_commands(commands)
     return parser
 
@@ -63,15 +57,10 @@ def _eval(args: argparse.Namespace, cache_dir: Path) -> None:
         args, top_k=args.top_k, score_function=args.score_function, use_cache=not args.no_cache,
         shard_size=args.shard_size, faiss_gpu=args.faiss_gpu,
     )
-    data_dir = beir_data.resolve_data_dir(args.data_dir)
-    names = [name for requested in args.dataset for name in beir_data.expand(requested)]
-    for name in names:  # every dataset is there (or downloaded) before a model is loaded
-        ensure_dataset(name, data_dir)
+    data_dir, names = prepared_datasets(args)
     encoder = load_encoder(options, cache_dir)
     for name in names:
-        path = run_dense(name, data_dir, Path(args.output_dir), cache_dir, options, encoder, args.split)
-        report = json.loads(path.read_text())
-        print(f"{name}\t{args.model}\tNDCG@10={report['metrics']['NDCG@10']:.4f}\t{path}")
+        print_result(name, run_dense(name, data_dir, Path(args.output_dir), cache_dir, options, encoder, args.split))
 
 
 def _prepare(args: argparse.Namespace, cache_dir: Path) -> None:
@@ -109,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sgpt-eval: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sgpt-eval: interrupted; finished embedding shards are kept and the next run resumes from them", file=sys.stderr)
+        print("sgpt-eval: interrupted; finished embedding shards and re-rank scores are kept, and the next run resumes from them", file=sys.stderr)
         return 130
     return 0
 

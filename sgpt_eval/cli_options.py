@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-from . import model_store
+from . import beir_data, model_store
+from .beir_download import ensure_dataset
 from .dense_eval import DenseOptions
 from .presets import POOLINGS
 
@@ -37,3 +40,26 @@ def encoder_options(args: argparse.Namespace, **extra) -> DenseOptions:
         device=args.device, batch_size=args.batch_size, allow_pickle=args.allow_pickle_weights,
         trust_remote_code=args.trust_remote_code, revision=args.revision, **extra,
     )
+
+
+def add_dataset_options(parser: argparse.ArgumentParser, top_k: int) -> None:
+    parser.add_argument("--dataset", action="append", required=True,
+                        help="BEIR dataset name (repeatable); cqadupstack expands to its 12 forums")
+    parser.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${beir_data.DATA_DIR_ENV} or ./datasets)")
+    parser.add_argument("--split", help="qrels split (default: test; dev for msmarco)")
+    parser.add_argument("--output-dir", default="results", help="where reports and TREC runs go")
+    parser.add_argument("--top-k", type=int, default=top_k, help=f"documents per query (default {top_k})")
+
+
+def prepared_datasets(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """The data folder and every requested dataset, each present (or downloaded) before any model loads."""
+    data_dir = beir_data.resolve_data_dir(args.data_dir)
+    names = [name for requested in args.dataset for name in beir_data.expand(requested)]
+    for name in names:
+        ensure_dataset(name, data_dir)
+    return data_dir, names
+
+
+def print_result(name: str, report_path: Path) -> None:
+    report = json.loads(report_path.read_text())
+    print(f"{name}\t{report['model']}\tNDCG@10={report['metrics']['NDCG@10']:.4f}\t{report_path}")

@@ -40,8 +40,8 @@ def hardware() -> dict:
 
 def report_paths(output_dir: Path, dataset: str, model: str, method: str) -> tuple[Path, Path]:
     """results/<dataset>/<method>/<model>.json and the TREC run beside it."""
-    base = output_dir / dataset / method / slug(model)
-    return base.with_suffix(".json"), base.with_suffix(".trec")
+    folder, name = output_dir / dataset / method, slug(model)  # names such as SGPT-1.3B hold dots
+    return folder / f"{name}.json", folder / f"{name}.trec"
 
 
 def write_report(

@@ -1,0 +1,113 @@
+"""BM25 first stage: ranking, self-hits, the on-disk index, the BM25-only run, and real SciFact."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sgpt_eval import beir_data, bm25, metrics
+from sgpt_eval.beir_data import Corpus
+from sgpt_eval.bm25_eval import BM25Options, limit_queries, run_bm25
+from sgpt_eval.errors import SgptEvalError
+
+DOCS = {
+    "d1": {"title": "Running", "text": "The runner runs marathons every week."},
+    "d2": {"title": "Cooking", "text": "Boil the pasta and cook the sauce."},
+    "d3": {"title": "", "text": "Cats are sleeping on the warm sofa."},
+    "q1": {"title": "", "text": "A document whose id is also a query id, about running marathons."},
+}
+
+
+@pytest.fixture()
+def corpus() -> Corpus:
+    return Corpus(DOCS)
+
+
+def test_stemmed_matches_rank_first_and_self_hits_are_dropped(corpus):
+    index = bm25.BM25Index.build(corpus, bm25.BM25Settings())
+    results = index.search({"q1": "run marathon", "q2": "cooked sauces", "q3": "the and of"}, top_k=2)
+    assert list(results["q1"]) == ["d1"]  # "q1" itself matches best but is the query's own id; d2, d3 share no term
+    assert list(results["q2"]) == ["d2"]  # stemming: cooked -> cook, sauces -> sauc
+    assert results["q3"] == {}  # stopwords only: nothing matches
+
+
+def test_top_k_is_kept_after_dropping_the_self_hit():
+    docs = {f"d{i}": {"title": "", "text": f"marathon {'x ' * i}"} for i in range(5)} | {"q": {"title": "", "text": "marathon"}}
+    results = bm25.BM25Index.build(Corpus(docs), bm25.BM25Settings()).search({"q": "marathon"}, top_k=3)
+    assert len(results["q"]) == 3 and "q" not in results["q"]
+    assert list(results["q"].values()) == sorted(results["q"].values(), reverse=True)
+
+
+def test_k1_and_b_change_the_scores(corpus):
+    default = bm25.BM25Index.build(corpus, bm25.BM25Settings()).search({"x": "runner runs"}, 3)
+    other = bm25.BM25Index.build(corpus, bm25.BM25Settings(k1=0.9, b=0.4)).search({"x": "runner runs"}, 3)
+    assert default["x"].keys() == other["x"].keys() and default["x"]["d1"] != pytest.approx(other["x"]["d1"])
+    with pytest.raises(SgptEvalError, match="--k1"):
+        bm25.BM25Index.build(corpus, bm25.BM25Settings(b=1.5))
+
+
+def test_index_cache_round_trip_without_pickle(corpus, tmp_path):
+    settings = bm25.BM25Settings()
+    first, reused = bm25.load_or_build(corpus, "hash-a", settings, tmp_path)
+    second, reused_again = bm25.load_or_build(corpus, "hash-a", settings, tmp_path)
+    assert (reused, reused_again) == (False, True)
+    queries = {"a": "marathon runner", "b": "warm cats"}
+    assert first.search(queries, 3) == second.search(queries, 3)
+    folder = bm25.index_folder(tmp_path, "hash-a", settings)
+    files = sorted(p.name for p in folder.iterdir())
+    assert all(name.endswith((".npy", ".json")) for name in files), files
+    for path in folder.glob("*.npy"):
+        np.load(path, allow_pickle=False)  # raises if anything was pickled
+    assert [p.name for p in tmp_path.joinpath("bm25").iterdir()] == [folder.name]  # no temporary folder left
+    assert bm25.index_folder(tmp_path, "hash-b", settings) != folder
+    assert bm25.index_folder(tmp_path, "hash-a", bm25.BM25Settings(k1=0.9)) != folder
+
+
+def _write_dataset(root: Path) -> Path:
+    folder = root / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w") as out:
+        for doc_id, doc in DOCS.items():
+            out.write(json.dumps({"_id": doc_id, **doc}) + "\n")
+    queries = {"q1": "marathon running", "q2": "pasta sauce", "q3": "sleeping cats"}
+    with open(folder / "queries.jsonl", "w") as out:
+        for qid, text in queries.items():
+            out.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td2\t1\nq1\td1\t1\nq3\td3\t1\n")
+    return root
+
+
+def test_limit_queries_takes_the_first_judged_in_qrels_order(tmp_path):
+    dataset = beir_data.load("tiny", _write_dataset(tmp_path))
+    limited = limit_queries(dataset, 2)
+    assert list(limited.queries) == ["q2", "q1"] and list(limited.qrels) == ["q2", "q1"]
+    assert limit_queries(dataset, None) is dataset
+    with pytest.raises(SgptEvalError, match="--max-queries"):
+        limit_queries(dataset, 0)
+
+
+def test_bm25_run_writes_report_and_run_file(tmp_path):
+    data_dir = _write_dataset(tmp_path / "data")
+    report_path = run_bm25("tiny", data_dir, tmp_path / "out", tmp_path / "cache", BM25Options(top_k=2, max_queries=2))
+    report = json.loads(report_path.read_text())
+    assert report["method"] == "bm25" and report["model"] == "bm25s-k1_5-b0_75-first2q"
+    assert report["config"]["max_queries"] == 2 and report["config"]["settings"]["k1"] == 1.5
+    assert report["metrics"]["NDCG@10"] == pytest.approx(1.0)
+    assert set(report["per_query"]["NDCG@10"]) == {"q1", "q2"}
+    assert (report_path.parent / report["run_file"]).read_text().startswith("q2 Q0 d2 1 ")
+
+
+@pytest.mark.integration
+def test_scifact_ndcg_and_speed(scifact_dir):
+    dataset = beir_data.load("scifact", scifact_dir)
+    clock = time.perf_counter()
+    index = bm25.BM25Index.build(dataset.corpus, bm25.BM25Settings())
+    results = index.search(dataset.queries, top_k=100)
+    seconds = time.perf_counter() - clock
+    ndcg = metrics.evaluate(dataset.qrels, results)["NDCG@10"]
+    assert 0.665 <= ndcg <= 0.690, ndcg
+    assert seconds < 5.0, f"BM25 index + search of SciFact took {seconds:.1f} s"

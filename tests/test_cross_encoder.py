@@ -1,0 +1,290 @@
+"""SGPT-CE: the fast scorer against the per-pair SGPT loop, prompts and truncation, the score
+cache, out-of-memory retries, BEIR's Rerank, and the `rerank` run end to end on tiny models."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from beir.reranking import Rerank
+
+from sgpt_eval import cli_rerank
+from sgpt_eval.ce_prompts import TEMPLATES, PromptTokenizer, resolve_template
+from sgpt_eval.cross_encoder import SGPTCrossEncoder
+from sgpt_eval.errors import SgptEvalError
+from sgpt_eval.model_store import ModelSource
+from sgpt_eval.rerank_eval import RerankOptions, load_cross_encoder, run_rerank
+from sgpt_eval.run_files import write_trec
+from sgpt_eval.score_cache import ScoreCache
+
+from .reference_sgpt_ce import reference_scores
+
+WORDS = ("protein cell cancer gene mouse binding receptor therapy clinical trial patients increased reduced "
+         "expression (p < 0.05) 12% vitamin D risk, \"quoted\" results.").split()
+
+
+def _save(model, tokenizer, folder: Path) -> Path:
+    model.eval().save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(gpt2_tokenizer, tmp_path_factory) -> Path:
+    """A 2-layer random Llama beside the shared GPT-Neo (learned positions, a 32-token local-attention
+    layer, eager attention): rotary positions, grouped keys/values and SDPA attention."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(gpt2_tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512)
+    return _save(LlamaForCausalLM(config), gpt2_tokenizer, tmp_path_factory.mktemp("llama"))
+
+
+def _source(folder: Path) -> ModelSource:
+    return ModelSource("tiny", folder, "local", "test", None)
+
+
+def _texts(rng: random.Random, count: int, low: int, high: int) -> list[str]:
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))) for _ in range(count)]
+
+
+def _pairs(seed: int = 0) -> list[tuple[str, str]]:
+    """Several queries sharing documents; queries of 1 to ~25 tokens, documents of 2 to ~120."""
+    rng = random.Random(seed)
+    docs = _texts(rng, 5, 1, 60)
+    queries = _texts(rng, 5, 1, 10)
+    return [(query, doc) for query in queries for doc in docs if rng.random() < 0.6]
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
+@pytest.mark.parametrize("max_length", [None, 48])
+def test_fast_scores_equal_the_per_pair_loop(request, model, max_length):
+    """Every score within 1e-3 of SGPT's loop: shared documents, queries of different lengths,
+    and (with max_length 48) documents cut from the left."""
+    pairs = _pairs()
+    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), max_length=max_length, batch_size=8)
+    fast = scorer.predict(pairs, show_progress_bar=False)
+    slow = reference_scores(scorer.model, scorer.prompt, pairs)
+    assert max(abs(a - b) for a, b in zip(fast, slow)) < 1e-3
+    tokenized = scorer.prompt.pairs(pairs)
+    untruncated = scorer.prompt.prompts([doc for _, doc in pairs])
+    truncated = sum(len(pair.prefix) < len(full) for pair, full in zip(tokenized, untruncated))
+    # Untruncated, a document's prompt is shared by its queries; cut to fit, it depends on the query's length.
+    assert (truncated > 0, len({pair.prefix for pair in tokenized}) < len(pairs)) == (max_length is not None, max_length is None)
+    same_query = [score for (query, _), score in zip(pairs, slow) if query == pairs[0][0]]
+    assert len(same_query) > 2 and max(same_query) - min(same_query) > 0.01  # far apart next to the tolerance
+
+
+def test_a_user_template_and_a_one_token_prompt(tiny_gpt_neo):
+    """`{doc}` alone: an empty document leaves nothing to condition on, so end-of-text stands in."""
+    pairs = [("a query", ""), ("a query", "word"), ("another longer query", "word"), ("a query", "two words")]
+    scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), template="{doc}", batch_size=4)
+    assert scorer.prompt.pairs(pairs[:1])[0].prefix == (scorer.prompt.tokenizer.eos_token_id,)
+    fast = scorer.predict(pairs, show_progress_bar=False)
+    assert fast == pytest.approx(reference_scores(scorer.model, scorer.prompt, pairs), abs=1e-3)
+
+
+def test_each_prompt_runs_once_per_batch_and_batches_are_length_sorted(tiny_gpt_neo):
+    scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=6)
+    pairs = scorer.prompt.pairs(_pairs())
+    batches = scorer.plan(pairs, list(range(len(pairs))), batch_size=6)
+    assert sorted(i for batch in batches for _, members in batch for i in members) == list(range(len(pairs)))
+    assert all(sum(len(members) for _, members in batch) <= 6 for batch in batches)
+    prompt_lengths = [len(prefix) for batch in batches for prefix, _ in batch]
+    assert prompt_lengths == sorted(prompt_lengths, reverse=True)
+    assert all(len(batch[-1][0]) >= 0.9 * len(batch[0][0]) for batch in batches)  # little padding
+    distinct = {pair.prefix for pair in pairs}
+    assert len(prompt_lengths) == len(distinct)  # no document needs more than one batch here
+
+
+def test_truncation_is_sgpts(gpt2_tokenizer):
+    """Instruction kept, document cut from the left: SGPT's expression, on the same token ids."""
+    template = resolve_template("asymmetric")
+    prompt = PromptTokenizer(gpt2_tokenizer, template, max_length=40)
+    doc, query = "alpha beta gamma delta " * 20, "is vitamin D good"
+    context = gpt2_tokenizer(template.replace("{doc}", doc), add_special_tokens=False)["input_ids"]
+    continuation = gpt2_tokenizer(query, add_special_tokens=False)["input_ids"]
+    instruction = prompt.instruction_len
+    sgpt_input = (context[:instruction] + (context[instruction:] + continuation)[-(40 + 1 - instruction):])[:-1]
+    pair = prompt.pairs([(query, doc)])[0]
+    assert [*pair.prefix, *pair.query][:-1] == sgpt_input and len(sgpt_input) == 40
+    assert gpt2_tokenizer.decode(pair.prefix).startswith("Documents are searched to find matches with the same content.\n")
+    assert gpt2_tokenizer.decode(pair.prefix).endswith('" is a good search result for "')
+    short = prompt.pairs([(query, "a short document")])[0]
+    assert short.prefix == tuple(gpt2_tokenizer(template.replace("{doc}", "a short document"))["input_ids"])
+
+
+def test_templates_and_query_length_errors(gpt2_tokenizer):
+    assert resolve_template("symmetric") == TEMPLATES["symmetric"] and "good match for" in TEMPLATES["symmetric"]
+    assert resolve_template("Passage: {doc}\nQuestion:") == "Passage: {doc}\nQuestion:"
+    for bad in ("Passage: {}\nQuestion:", "{doc} and {doc}"):
+        with pytest.raises(SgptEvalError, match=r"contains \{doc\} exactly once"):
+            resolve_template(bad)
+    prompt = PromptTokenizer(gpt2_tokenizer, TEMPLATES["asymmetric"], max_length=30)
+    with pytest.raises(SgptEvalError, match="does not fit the prompt"):
+        prompt.pairs([("word " * 20, "doc")])
+    with pytest.raises(SgptEvalError, match="a query of 0 tokens"):
+        prompt.pairs([("", "doc")])
+
+
+def test_model_must_be_a_safetensors_causal_lm(gpt2_tokenizer, tmp_path):
+    from transformers import DistilBertConfig, DistilBertModel, GPTNeoConfig, GPTNeoForCausalLM
+
+    encoder = _save(DistilBertModel(DistilBertConfig(vocab_size=100, dim=32, n_layers=1, n_heads=2, hidden_dim=64)),
+                    gpt2_tokenizer, tmp_path / "distilbert")
+    with pytest.raises(SgptEvalError, match="not a causal language model"):
+        SGPTCrossEncoder(_source(encoder))
+    pickled = tmp_path / "pickled"
+    model = GPTNeoForCausalLM(GPTNeoConfig(vocab_size=len(gpt2_tokenizer), hidden_size=32, num_layers=1, num_heads=2,
+                                           attention_types=[[["global"], 1]], max_position_embeddings=64))
+    model.config.save_pretrained(pickled)
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    gpt2_tokenizer.save_pretrained(pickled)
+    with pytest.raises(SgptEvalError, match="--allow-pickle-weights"):
+        SGPTCrossEncoder(_source(pickled))
+    assert SGPTCrossEncoder(_source(pickled), allow_pickle=True).predict([("q", "d")], show_progress_bar=False)[0] < 0
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_gpt_neo) -> SGPTCrossEncoder:
+    return SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=8)
+
+
+def _with_cache(scorer: SGPTCrossEncoder, cache_dir: Path) -> SGPTCrossEncoder:
+    """The same loaded model with a score cache, read afresh from disk (as a new process would)."""
+    cached = copy.copy(scorer)
+    cached.score_cache = ScoreCache.for_settings(cache_dir, scorer.settings.as_dict())
+    return cached
+
+
+def test_scores_are_cached_and_an_interrupted_run_resumes(scorer, tmp_path, monkeypatch):
+    pairs = _pairs(seed=1)
+    expected = scorer.predict(pairs, show_progress_bar=False)
+    first = _with_cache(scorer, tmp_path)
+    real_run_batch, calls = scorer.run_batch, []
+
+    def interrupted(batch, tokenized):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(batch)
+        return real_run_batch(batch, tokenized)
+
+    monkeypatch.setattr(first, "run_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        first.predict(pairs, show_progress_bar=False)
+    done = sum(len(members) for batch in calls for _, members in batch)
+    assert 0 < done < len(pairs)
+    cache_file = first.score_cache.path
+    with open(cache_file, "a") as handle:
+        handle.write('{"key": "torn')  # a write cut short by the interruption
+    resumed = _with_cache(scorer, tmp_path)
+    assert len(resumed.score_cache.scores) == done
+    scores = resumed.predict(pairs, show_progress_bar=False)
+    assert resumed.pairs_from_cache == done
+    assert scores == pytest.approx(expected, abs=1e-4)
+    lines = cache_file.read_text().splitlines()
+    assert len(lines) == len(pairs) and all(json.loads(line) for line in lines)
+
+    again = _with_cache(scorer, tmp_path)
+    monkeypatch.setattr(again, "run_batch", lambda *args: pytest.fail("a cached pair was scored again"))
+    assert again.predict(pairs, show_progress_bar=False) == scores and again.pairs_from_cache == len(pairs)
+    symmetric = {**scorer.settings.as_dict(), "template": TEMPLATES["symmetric"]}
+    assert ScoreCache.for_settings(tmp_path, symmetric).path != cache_file
+
+
+def test_batch_size_halves_on_cuda_out_of_memory(scorer, monkeypatch, caplog):
+    pairs = _pairs(seed=2)
+    expected = scorer.predict(pairs, show_progress_bar=False)
+    real_run_batch, sizes = scorer.run_batch, []
+
+    def small_gpu(batch, tokenized):
+        rows = sum(len(members) for _, members in batch)
+        sizes.append(rows)
+        if rows > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real_run_batch(batch, tokenized)
+
+    monkeypatch.setattr(scorer, "run_batch", small_gpu)
+    assert scorer.predict(pairs, show_progress_bar=False) == pytest.approx(expected, abs=1e-4)
+    assert max(sizes) > 2 and "batch size halved to 4" in caplog.text and "halved to 2" in caplog.text
+
+    def no_memory(batch, tokenized):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(scorer, "run_batch", no_memory)
+    with pytest.raises(SgptEvalError, match="out of GPU memory scoring one pair"):
+        scorer.predict(pairs[:1], show_progress_bar=False)
+
+
+def test_beir_rerank_uses_the_scores(scorer):
+    corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(_texts(random.Random(3), 5, 3, 30))}
+    queries = {"q1": "vitamin D risk", "q2": "cancer gene"}
+    first = {qid: {f"d{i}": float(i) for i in range(5)} for qid in queries}
+    reranked = Rerank(scorer, batch_size=4).rerank(corpus, queries, first, top_k=3)
+    for qid, hits in reranked.items():
+        assert set(hits) == {"d4", "d3", "d2"}  # the first stage's top 3
+        expected = scorer.predict([[queries[qid], corpus[did]["text"]] for did in hits], show_progress_bar=False)
+        assert list(hits.values()) == pytest.approx(expected, abs=1e-5)
+
+
+def _dataset(root: Path) -> Path:
+    folder = root / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    rng = random.Random(4)
+    docs = {f"d{i}": text for i, text in enumerate(_texts(rng, 12, 5, 40))}
+    queries = {f"q{i}": text for i, text in enumerate(_texts(rng, 4, 2, 6))}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    judged = "".join(f"q{i}\td{i}\t1\n" for i in range(4))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + judged)
+    return root
+
+
+def test_rerank_run_with_bm25_and_with_an_imported_run(tiny_gpt_neo, tmp_path, caplog):
+    data_dir = _dataset(tmp_path / "data")
+    options = RerankOptions(model=str(tiny_gpt_neo), top_k=5, max_queries=3, batch_size=8)
+    scorer = load_cross_encoder(options, tmp_path / "cache")
+    report = json.loads(run_rerank("tiny", data_dir, tmp_path / "out", tmp_path / "cache", options, scorer).read_text())
+    assert report["method"] == "rerank" and report["model"].endswith("-first3q")
+    config = report["config"]
+    assert config["first_stage"]["kind"] == "bm25" and config["top_k"] == 5 and config["max_queries"] == 3
+    assert config["prompt"]["name"] == "asymmetric" and config["cross_encoder"]["template"] == TEMPLATES["asymmetric"]
+    assert 0 < config["pairs"] <= 15 and config["pairs_from_score_cache"] == 0
+    assert set(report["per_query"]["NDCG@10"]) <= {"q0", "q1", "q2"}
+    again = json.loads(run_rerank("tiny", data_dir, tmp_path / "out", tmp_path / "cache", options, scorer).read_text())
+    assert again["config"]["pairs_from_score_cache"] == config["pairs"] and again["metrics"] == report["metrics"]
+
+    run_path = tmp_path / "first.trec"
+    write_trec(run_path, {"q0": {"d0": 3.0, "d1": 2.0, "q0": 9.0, "nowhere": 1.0}, "q3": {"d3": 1.0}, "zz": {"d1": 1.0}}, "es")
+    imported = RerankOptions(model=str(tiny_gpt_neo), top_k=5, max_queries=1, first_stage_run=run_path)
+    report = json.loads(run_rerank("tiny", data_dir, tmp_path / "out2", tmp_path / "cache", imported, scorer).read_text())
+    assert report["config"]["first_stage"]["kind"] == "run_file" and report["config"]["pairs"] == 2
+    assert "dropped 1 queries" in caplog.text and "2 entries naming documents" in caplog.text
+    run_lines = (tmp_path / "out2" / "tiny" / "rerank" / report["run_file"]).read_text().splitlines()
+    assert sorted(line.split()[2] for line in run_lines) == ["d0", "d1"]
+
+
+def test_cli_commands(tiny_gpt_neo, tmp_path, capsys):
+    data_dir = _dataset(tmp_path / "data")
+    parser = argparse.ArgumentParser()
+    cli_rerank.add_commands(parser.add_subparsers(dest="command", required=True))
+    common = ["--dataset", "tiny", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "out"), "--max-queries", "2"]
+    args = parser.parse_args(["bm25", *common, "--k1", "0.9", "--b", "0.4"])
+    args.handler(args, tmp_path / "cache")
+    args = parser.parse_args(["rerank", *common, "--model", str(tiny_gpt_neo), "--top-k", "3", "--template", "symmetric",
+                              "--batch-size", "4", "--dtype", "float32", "--device", "cpu"])
+    args.handler(args, tmp_path / "cache")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("tiny\tbm25s-k0_9-b0_4-first2q\tNDCG@10=")
+    assert printed[1].startswith("tiny\t") and "-first2q\tNDCG@10=" in printed[1]
+    report = json.loads(Path(printed[1].split("\t")[-1]).read_text())
+    assert report["config"]["prompt"]["name"] == "symmetric" and report["config"]["top_k"] == 3
+    args = parser.parse_args(["rerank", *common, "--model", str(tiny_gpt_neo), "--template", "no placeholder"])
+    with pytest.raises(SgptEvalError, match="--template"):
+        args.handler(args, tmp_path / "cache")
