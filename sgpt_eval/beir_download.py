@@ -63,14 +63,8 @@ def download_dataset(name: str, data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=f".{name}.download.") as work:
         archive = Path(work) / f"{name}.zip"
-        try:
-            _fetch(url, archive)
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SgptEvalError(
-                f"dataset {name}: not in {data_dir} and {url} is unreachable ({reason}); "
-                f"download {name}.zip elsewhere and unzip it into {data_dir}, or pass --data-dir"
-            ) from None
+        fetch(url, archive, f"download {name}.zip elsewhere and unzip it into {data_dir}, or pass --data-dir",
+              context=f"dataset {name}: not in {data_dir} and ")
         actual = _md5(archive)
         if actual != BEIR_MD5[name]:
             raise SgptEvalError(f"dataset {name}: {url} has MD5 {actual}, the published one is {BEIR_MD5[name]}; not unpacked")
@@ -81,6 +75,15 @@ def download_dataset(name: str, data_dir: Path) -> Path:
             raise SgptEvalError(f"dataset {name}: {url} does not hold a top-level '{name}/' folder")
         os.replace(source, data_dir / name)  # one rename: the folder appears whole or not at all
     return data_dir / name
+
+
+def fetch(url: str, target: Path, remedy: str, context: str = "") -> None:
+    """Download `url` to `target` with a progress bar; unreachable is one SgptEvalError line."""
+    try:
+        _fetch(url, target)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SgptEvalError(f"{context}{url} is unreachable ({reason}); {remedy}") from None
 
 
 def _fetch(url: str, target: Path) -> None:

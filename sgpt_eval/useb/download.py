@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import urllib.error
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..beir_download import _fetch, safe_extract
+from ..beir_download import fetch, safe_extract
 from ..errors import SgptEvalError
 from ..storage import sha256_file
 from .data import DATA_DIR_ENV
@@ -39,14 +38,8 @@ def download_datasets(names: Sequence[str], data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".data-eval.download.") as work:
         archive = Path(work) / "data-eval.zip"
-        try:
-            _fetch(url, archive)
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SgptEvalError(
-                f"{url} is unreachable ({reason}); download data-eval.zip elsewhere and unzip it so that "
-                f"{data_dir}/<dataset>/ holds USEB's files, or pass --data-dir"
-            ) from None
+        fetch(url, archive, f"download data-eval.zip elsewhere and unzip it so that {data_dir}/<dataset>/ holds USEB's files, "
+              "or pass --data-dir")
         log.info("data-eval.zip sha256 %s", sha256_file(archive))
         unpacked = Path(work) / "unpacked"
         try:
