@@ -66,6 +66,7 @@ test: $(STAMP) $(TOKENIZER)
 
 bench: models
 	$(BIN)/python benchmarks/bench_dense_vs_beir.py
+	$(BIN)/python benchmarks/bench_bm25.py
 	$(BIN)/python benchmarks/bench_rerank.py
 
 clean:

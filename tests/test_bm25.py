@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +101,9 @@ def test_bm25_run_writes_report_and_run_file(tmp_path):
 
 
 @pytest.mark.integration
-def test_scifact_ndcg_and_speed(scifact_dir):
+def test_scifact_ndcg(scifact_dir):
+    """Published: Elasticsearch .665, Pyserini .6647/.6789, bm25s .6874 (speed: benchmarks/bench_bm25.py)."""
     dataset = beir_data.load("scifact", scifact_dir)
-    clock = time.perf_counter()
-    index = bm25.BM25Index.build(dataset.corpus, bm25.BM25Settings())
-    results = index.search(dataset.queries, top_k=100)
-    seconds = time.perf_counter() - clock
+    results = bm25.BM25Index.build(dataset.corpus, bm25.BM25Settings()).search(dataset.queries, top_k=100)
     ndcg = metrics.evaluate(dataset.qrels, results)["NDCG@10"]
     assert 0.665 <= ndcg <= 0.690, ndcg
-    assert seconds < 5.0, f"BM25 index + search of SciFact took {seconds:.1f} s"
