@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval bm25 rerank useb table test bench clean
+.PHONY: install models tokenizer eval eval-all bm25 rerank useb table regress test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,20 @@ bm25: install
 # SGPT-CE: BM25 top-$(TOPK) re-ranked by a causal LM (MODEL=... picks it; default SmolLM2-135M).
 rerank: models
 	$(BIN)/sgpt-eval rerank --dataset $(DATASET) --model $(if $(filter command line,$(origin MODEL)),$(MODEL),$(CE_MODEL)) --top-k $(TOPK) $(ARGS)
+
+# Every dataset in DATASETS x every method in METHODS x every model in MODELS; finished runs are skipped.
+DATASETS ?= scifact nfcorpus arguana
+METHODS ?= bm25 dense
+MODELS ?= all-MiniLM-L6-v2
+eval-all: models
+	$(BIN)/sgpt-eval run $(foreach d,$(DATASETS),--dataset $(d)) $(foreach m,$(METHODS),--method $(m)) $(foreach m,$(MODELS),--model $(m)) $(ARGS)
+
+# Re-run the pinned evaluations without caches and hold them to results/baselines.
+REGRESS_DIR := $(SGPT_EVAL_CACHE)/regress
+regress: models
+	rm -rf $(REGRESS_DIR)
+	$(BIN)/sgpt-eval run --config results/baselines/pinned.toml --no-cache --output-dir $(REGRESS_DIR)
+	$(BIN)/sgpt-eval regress --results-dir $(REGRESS_DIR) --baselines-dir results/baselines
 
 table: install
 	$(BIN)/sgpt-eval table $(ARGS)

@@ -32,6 +32,10 @@ class BM25Options:
     def settings(self) -> bm25.BM25Settings:
         return bm25.BM25Settings(k1=self.k1, b=self.b)
 
+    def label(self) -> str:
+        """The name the report goes under (its "model")."""
+        return run_label(f"bm25s-k{self.k1:g}-b{self.b:g}".replace(".", "_"), self.max_queries)
+
 
 def limit_queries(dataset: BeirDataset, max_queries: int | None) -> BeirDataset:
     """The first `max_queries` judged queries, in the order of the qrels file (None: all of them)."""
@@ -81,8 +85,7 @@ def run_bm25(
         dataset, hashes["corpus"], settings, options.top_k, cache_dir if options.use_cache else None, timings
     )
     scores = metrics.evaluate(dataset.qrels, results)
-    # No dots in the name: the report's file name would lose what follows one as a "suffix".
-    label = run_label(f"bm25s-k{settings.k1:g}-b{settings.b:g}".replace(".", "_"), options.max_queries)
+    label = options.label()
     log.info("%s %s: NDCG@10 = %.4f", dataset_name, label, scores["NDCG@10"])
     return write_report(
         output_dir,

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import beir_data, cli_rerank, cli_reports, cli_useb, model_store
+from . import beir_data, cli_rerank, cli_reports, cli_run, cli_useb, model_store
 from .beir_download import ensure_dataset
 from .cli_options import add_common, add_dataset_options, add_encoder_options, encoder_options, prepared_datasets, print_result
 from .dense_eval import load_encoder, run_dense
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(download)
     download.set_defaults(handler=_download)
 
-    for feature in (cli_rerank, cli_reports, cli_useb):
+    for feature in (cli_rerank, cli_run, cli_reports, cli_useb):
         feature.add_commands(commands)
     return parser
 

@@ -34,6 +34,10 @@ class DenseOptions:
     trust_remote_code: bool = False
     revision: str | None = None
 
+    def label(self) -> str:
+        """The name the report goes under."""
+        return self.model
+
 
 def load_encoder(options: DenseOptions, cache_dir: Path) -> SGPTBiEncoder:
     source = model_store.resolve(options.model, cache_dir, options.revision, options.allow_pickle)

@@ -42,6 +42,10 @@ class RerankOptions:
     allow_pickle: bool = False
     trust_remote_code: bool = False
 
+    def label(self) -> str:
+        """The name the report goes under (its "model")."""
+        return run_label(self.model, self.max_queries)
+
 
 def load_cross_encoder(options: RerankOptions, cache_dir: Path) -> SGPTCrossEncoder:
     source = model_store.resolve(options.model, cache_dir, options.revision, options.allow_pickle)
@@ -112,7 +116,7 @@ def run_rerank(
     pairs = sum(len(hits) for hits in candidates.values())
 
     scores = metrics.evaluate(dataset.qrels, results)
-    label = run_label(options.model, options.max_queries)
+    label = options.label()
     log.info("%s %s: NDCG@10 = %.4f (first stage %.4f)", dataset_name, label, scores["NDCG@10"], stage["NDCG@10"])
     config = {
         "first_stage": stage,
