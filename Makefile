@@ -69,8 +69,11 @@ regress: models
 	$(BIN)/sgpt-eval run --config results/baselines/pinned.toml --no-cache --output-dir $(REGRESS_DIR)
 	$(BIN)/sgpt-eval regress --results-dir $(REGRESS_DIR) --baselines-dir results/baselines
 
+# Ours beside the paper's BM25 and SGPT bi-encoder columns.
+PAPER_COLUMNS ?= --published "BM25 (Elasticsearch, BEIR paper)" \
+	--published SGPT-125M-weightedmean-msmarco-specb-bitfit --published SGPT-5.8B-weightedmean-msmarco-specb-bitfit
 table: install
-	$(BIN)/sgpt-eval table $(ARGS)
+	$(BIN)/sgpt-eval table $(PAPER_COLUMNS) $(ARGS)
 
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
