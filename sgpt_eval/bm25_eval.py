@@ -69,17 +69,24 @@ def bm25_first_stage(
     return results, {"kind": "bm25", "library": "bm25s", "settings": settings.as_dict(), "index_from_cache": reused}
 
 
+def load_judged(
+    dataset_name: str, data_dir: Path, split: str | None, max_queries: int | None, timings: dict[str, float]
+) -> tuple[BeirDataset, BeirDataset, dict[str, str]]:
+    """The whole dataset, its first `max_queries` judged queries, and its file hashes (timed as load_data)."""
+    clock = time.perf_counter()
+    full = beir_data.load(dataset_name, data_dir, split)
+    hashes = full.file_hashes()
+    dataset = limit_queries(full, max_queries)
+    timings["load_data"] = time.perf_counter() - clock
+    return full, dataset, hashes
+
+
 def run_bm25(
     dataset_name: str, data_dir: Path, output_dir: Path, cache_dir: Path, options: BM25Options, split: str | None = None
 ) -> Path:
     """Evaluate BM25 on one dataset; returns the path of the JSON report."""
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    dataset = beir_data.load(dataset_name, data_dir, split)
-    hashes = dataset.file_hashes()
-    dataset = limit_queries(dataset, options.max_queries)
-    timings["load_data"] = time.perf_counter() - clock
-
+    _, dataset, hashes = load_judged(dataset_name, data_dir, split, options.max_queries, timings)
     settings = options.settings()
     results, stage = bm25_first_stage(
         dataset, hashes["corpus"], settings, options.top_k, cache_dir if options.use_cache else None, timings

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from beir.reranking import Rerank
 
-from . import beir_data, metrics, model_store, run_files
+from . import metrics, model_store, run_files
 from .beir_data import BeirDataset
 from .bm25 import BM25Settings
-from .bm25_eval import bm25_first_stage, limit_queries, run_label
+from .bm25_eval import bm25_first_stage, load_judged, run_label
 from .ce_prompts import TEMPLATES
 from .cross_encoder import SGPTCrossEncoder
 from .report import write_report
@@ -89,11 +89,7 @@ def run_rerank(
 ) -> Path:
     """Re-rank one dataset's first stage; returns the path of the JSON report."""
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    full = beir_data.load(dataset_name, data_dir, split)
-    hashes = full.file_hashes()
-    dataset = limit_queries(full, options.max_queries)
-    timings["load_data"] = time.perf_counter() - clock
+    full, dataset, hashes = load_judged(dataset_name, data_dir, split, options.max_queries, timings)
     timings["load_model"] = reranker.load_seconds
 
     if options.first_stage_run:
