@@ -63,7 +63,7 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickl
     if "/" not in hub_id:
         known = ", ".join(sorted(p for p in _preset_names()))
         raise SgptEvalError(f"unknown model '{name}': not a folder, a preset ({known}) or a hub id (owner/name)")
-    path, commit = _download(hub_id, revision, preset, allow_pickle)
+    path, commit = _download(hub_id, revision, preset, allow_pickle, cache_dir)
     return ModelSource(name, path, "hub", commit, preset)
 
 
@@ -87,11 +87,17 @@ def fingerprint(folder: Path) -> str:
 _SKIPPED = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "onnx/*", "openvino/*"]
 
 
-def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, allow_pickle: bool) -> tuple[Path, str]:
+def _download(
+    hub_id: str, revision: str | None, preset: ModelPreset | None, allow_pickle: bool, cache_dir: Path
+) -> tuple[Path, str]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    how = "run `make models`" if preset and preset.offline else "pass a local folder with --model"
+    how = (
+        f"run `make models` or `sgpt-eval prepare-models` (looked in {cache_dir}; ${CACHE_ENV} or --cache-dir set it)"
+        if preset and preset.offline
+        else "pass a local folder with --model"
+    )
     try:
         skipped = _SKIPPED if allow_pickle else [*_SKIPPED, "*.bin", "*.pt", "*.pth"]
         path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=skipped))
