@@ -9,15 +9,18 @@ import json
 import time
 from pathlib import Path
 
-from sgpt_eval import beir_data, bm25, metrics
-from sgpt_eval.report import hardware, package_versions
+from sgpt_eval import folders
+from sgpt_eval.data import beir as beir_data
+from sgpt_eval.evaluation import metrics
+from sgpt_eval.reports.schema import hardware, package_versions
+from sgpt_eval.retrieval import bm25
 from sgpt_eval.storage import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    dataset = beir_data.load("scifact", beir_data.resolve_data_dir(None))
+    dataset = beir_data.load("scifact", folders.beir_dir())
     settings = bm25.BM25Settings()
     clock = time.perf_counter()
     index = bm25.BM25Index.build(dataset.corpus, settings)

@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 on SciFact through BEIR's own pipeline and through ours, in one process.
 
 BEIR: GenericDataLoader -> DenseRetrievalExactSearch(models.SentenceBERT) -> EvaluateRetrieval.
-Ours: sgpt_eval.dense_eval.run_dense with a fresh embedding cache (so it really encodes).
+Ours: sgpt_eval.evaluation.pipeline.evaluate with a fresh embedding cache (so it really encodes).
 Both on the same device, batch size 32, cosine similarity, top-1000. Prints and writes
 benchmarks/results/dense_vs_beir_<device>.json: NDCG@10 of each, wall times and their ratio.
 Run: make bench   (or: .venv/bin/python benchmarks/bench_dense_vs_beir.py [--device cuda])
@@ -18,10 +18,13 @@ from pathlib import Path
 
 import torch
 
-from sgpt_eval import beir_data, model_store
-from sgpt_eval.dense_eval import DenseOptions, load_encoder, run_dense
-from sgpt_eval.presets import PRESETS
-from sgpt_eval.report import hardware, package_versions
+from sgpt_eval import folders
+from sgpt_eval.evaluation.pipeline import Models, evaluate
+from sgpt_eval.evaluation.specs import RunSpec
+from sgpt_eval.models import store
+from sgpt_eval.models.options import ModelOptions
+from sgpt_eval.models.presets import PRESETS
+from sgpt_eval.reports.schema import hardware, package_versions
 from sgpt_eval.storage import write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,14 +47,11 @@ def run_beir(data_dir: Path, model_path: Path, device: str, batch_size: int) -> 
     return ndcg["NDCG@10"], time.perf_counter() - started
 
 
-def run_ours(data_dir: Path, cache_dir: Path, device: str, batch_size: int) -> tuple[float, float]:
+def run_ours(data_dir: Path, device: str, batch_size: int) -> tuple[float, float]:
     started = time.perf_counter()
-    options = DenseOptions(model="all-MiniLM-L6-v2", device=device, batch_size=batch_size)
-    encoder = load_encoder(options, cache_dir)
-    with tempfile.TemporaryDirectory() as scratch:
-        options.use_cache = True  # a fresh cache in scratch: encoding is timed, not skipped
-        path = run_dense("scifact", data_dir, Path(scratch) / "results", Path(scratch), options, encoder)
-        ndcg = json.loads(path.read_text())["metrics"]["NDCG@10"]
+    spec = RunSpec("scifact", "dense", ModelOptions(model="all-MiniLM-L6-v2", device=device, batch_size=batch_size))
+    with tempfile.TemporaryDirectory() as scratch:  # a fresh cache in scratch: encoding is timed, not skipped
+        ndcg = evaluate(spec, data_dir, Path(scratch) / "results", Models(Path(scratch))).report.main_score
     return ndcg, time.perf_counter() - started
 
 
@@ -63,14 +63,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repetitions; the fastest of each is kept")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    data_dir = beir_data.resolve_data_dir(args.data_dir)
-    cache_dir = model_store.cache_root()
-    model_path = model_store.prepare_offline(PRESETS["all-MiniLM-L6-v2"], cache_dir)
+    data_dir = folders.beir_dir(args.data_dir)
+    model_path = store.prepare_offline(PRESETS["all-MiniLM-L6-v2"], folders.cache_dir())
 
     beir_runs, our_runs = [], []
     for _ in range(args.repeats):
         beir_runs.append(run_beir(data_dir, model_path, args.device, args.batch_size))
-        our_runs.append(run_ours(data_dir, cache_dir, args.device, args.batch_size))
+        our_runs.append(run_ours(data_dir, args.device, args.batch_size))
     (beir_ndcg, beir_seconds), (ours_ndcg, ours_seconds) = min(beir_runs, key=lambda r: r[1]), min(our_runs, key=lambda r: r[1])
     figures = {
         "benchmark": "all-MiniLM-L6-v2 on SciFact test, BEIR pipeline vs sgpt-eval, same process",

@@ -30,12 +30,16 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the reference loop lives with the tests
 
-from sgpt_eval import beir_data, bm25, model_store  # noqa: E402
-from sgpt_eval.bm25_eval import limit_queries  # noqa: E402
-from sgpt_eval.cross_encoder import SGPTCrossEncoder  # noqa: E402
-from sgpt_eval.report import hardware, package_versions  # noqa: E402
-from sgpt_eval.rerank_eval import RerankOptions, run_rerank  # noqa: E402
-from sgpt_eval.score_cache import ScoreCache  # noqa: E402
+from sgpt_eval import folders  # noqa: E402
+from sgpt_eval.data import beir as beir_data  # noqa: E402
+from sgpt_eval.evaluation.pipeline import Models, evaluate  # noqa: E402
+from sgpt_eval.evaluation.specs import RunSettings, RunSpec  # noqa: E402
+from sgpt_eval.models import store  # noqa: E402
+from sgpt_eval.models.cross_encoder import SGPTCrossEncoder  # noqa: E402
+from sgpt_eval.models.options import ModelOptions  # noqa: E402
+from sgpt_eval.models.score_cache import ScoreCache  # noqa: E402
+from sgpt_eval.reports.schema import hardware, package_versions  # noqa: E402
+from sgpt_eval.retrieval import bm25  # noqa: E402
 from sgpt_eval.storage import write_json  # noqa: E402
 from tests.reference_sgpt_ce import reference_scores  # noqa: E402
 
@@ -81,20 +85,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    data_dir = beir_data.resolve_data_dir(args.data_dir)
-    cache_dir = model_store.cache_root()
+    data_dir = folders.beir_dir(args.data_dir)
+    cache_dir = folders.cache_dir()
 
     dataset = beir_data.load("scifact", data_dir)
-    index, _ = bm25.load_or_build(dataset.corpus, dataset.file_hashes()["corpus"], bm25.BM25Settings(), cache_dir)
+    index, _ = bm25.load_or_build(dataset.corpus, dataset.hashes["corpus"], bm25.BM25Settings(), cache_dir)
     run = index.search(dataset.queries, PROTOCOL_TOP_K)
     text = dict(zip(dataset.corpus.docs, dataset.corpus.texts()))
-    subset = limit_queries(dataset, args.queries)
+    subset = beir_data.limit_queries(dataset, args.queries)
     subset_pairs = [(dataset.queries[qid], text[did]) for qid in subset.queries for did in list(run[qid])[: args.top_k]]
     retrieved = {did for hits in run.values() for did in hits}
     kept = set([did for did in dataset.corpus.docs if did in retrieved][: args.docs])
     shared_pairs = [(dataset.queries[qid], text[did]) for qid, hits in run.items() for did in hits if did in kept]
 
-    source = model_store.resolve(args.model, cache_dir)
+    source = store.resolve(args.model, cache_dir)
     scorer = SGPTCrossEncoder(source, dtype="float32", device=args.device, batch_size=args.batch_size)
     scorer.predict([("warm-up", "warm-up")], show_progress_bar=False)
     with tempfile.TemporaryDirectory() as scratch:
@@ -113,10 +117,12 @@ def main() -> None:
                 **measure(scorer, shared_pairs, shared_cache),
             },
         }
-        options = RerankOptions(model=args.model, dtype="float32", device=args.device, batch_size=args.batch_size,
-                                top_k=args.top_k, max_queries=args.queries)
-        scorer.score_cache = subset_cache  # the end-to-end run reads the scores of the timed one
-        report = json.loads(run_rerank("scifact", data_dir, scratch / "results", scratch / "subset", options, scorer).read_text())
+        spec = RunSpec("scifact", "rerank",
+                       ModelOptions(model=args.model, dtype="float32", device=args.device, batch_size=args.batch_size),
+                       RunSettings(top_k=args.top_k, max_queries=args.queries))
+        # The end-to-end run reads the scores of the timed one: their cache folder, with the models beside it.
+        (scratch / "subset" / "models").symlink_to((cache_dir / "models").absolute(), target_is_directory=True)
+        report = evaluate(spec, data_dir, scratch / "results", Models(scratch / "subset")).report
     figures = {
         "benchmark": "SGPT-CE on SciFact test: sgpt-eval's scorer vs the per-pair SGPT loop, same process, same token ids",
         "model": args.model,
@@ -128,12 +134,12 @@ def main() -> None:
         "prompt": scorer.prompt.template,
         "workloads": workloads,
         "end_to_end_subset": {
-            "definition": workloads["subset"]["definition"] + ", re-ranked by run_rerank (scores from the timed run's cache)",
-            "bm25_ndcg@10": report["config"]["first_stage"]["NDCG@10"],
-            "rerank_ndcg@10": report["metrics"]["NDCG@10"],
-            "pairs": report["config"]["pairs"],
-            "pairs_from_score_cache": report["config"]["pairs_from_score_cache"],
-            "timings_s": report["timings_s"],
+            "definition": workloads["subset"]["definition"] + ", re-ranked by the pipeline (scores from the timed run's cache)",
+            "bm25_ndcg@10": report.details["first_stage"]["NDCG@10"],
+            "rerank_ndcg@10": report.main_score,
+            "pairs": report.details["pairs"],
+            "pairs_from_score_cache": report.details["pairs_from_score_cache"],
+            "timings_s": report.timings_s,
         },
         "total_wall_s": round(time.perf_counter() - started, 1),
         "versions": package_versions(),

@@ -1,10 +1,12 @@
-"""Atomic file writes and content hashes: nothing on disk is ever half-written."""
+"""Atomic writes and content hashes: nothing on disk is ever half-written, and every key is
+made one way (`digest` of canonical JSON)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +37,27 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise
 
 
+@contextmanager
+def atomic_folder(target: str | Path) -> Iterator[Path]:
+    """A fresh folder beside `target` to fill; renamed to `target` in one step if the block succeeds.
+
+    When another process renamed the same folder into place first, its copy is kept.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield work
+        work.chmod(0o777 & ~_UMASK)  # mkdtemp makes folders private
+        try:
+            os.replace(work, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def write_json(path: str | Path, payload: Any) -> None:
     with atomic_open(path) as handle:
         json.dump(payload, handle, indent=2, sort_keys=False)
@@ -61,3 +84,9 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def digest(payload: Any, length: int = 16) -> str:
+    """The key of anything JSON can hold: sha256 of its canonical form (sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sha256_text(text)[:length]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from sgpt_eval.ce_prompts import PromptTokenizer
+from sgpt_eval.models.prompts import PromptTokenizer
 
 
 @torch.inference_mode()

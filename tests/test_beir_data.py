@@ -2,7 +2,8 @@ import logging
 
 import pytest
 
-from sgpt_eval import beir_data
+from sgpt_eval import folders
+from sgpt_eval.data import beir as beir_data
 from sgpt_eval.errors import SgptEvalError
 
 from .beir_fixtures import write_beir
@@ -17,7 +18,7 @@ def test_loads_judged_queries_and_document_text(tmp_path):
         "Mitochondria Mitochondria produce ATP by oxidative phosphorylation.",
         "Retrieval models rank documents for a query.",
     ]
-    assert set(dataset.file_hashes()) == {"corpus", "queries", "qrels"}
+    assert set(dataset.hashes) == {"corpus", "queries", "qrels"}
 
 
 def test_malformed_corpus_line_names_file_and_line(tmp_path):
@@ -60,8 +61,8 @@ def test_default_splits_and_cqadupstack():
 
 
 def test_data_dir_resolution(monkeypatch, tmp_path):
-    monkeypatch.setenv(beir_data.DATA_DIR_ENV, str(tmp_path))
-    assert beir_data.resolve_data_dir(None) == tmp_path
-    assert str(beir_data.resolve_data_dir("elsewhere")) == "elsewhere"
-    monkeypatch.delenv(beir_data.DATA_DIR_ENV)
-    assert str(beir_data.resolve_data_dir(None)) == "datasets"
+    monkeypatch.setenv(folders.BEIR_DIR_ENV, str(tmp_path))
+    assert folders.beir_dir(None) == tmp_path
+    assert str(folders.beir_dir("elsewhere")) == "elsewhere"
+    monkeypatch.delenv(folders.BEIR_DIR_ENV)
+    assert str(folders.beir_dir(None)) == "datasets"

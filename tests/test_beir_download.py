@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from sgpt_eval import beir_data, beir_download
+from sgpt_eval.data import beir as beir_data, download as beir_download
 from sgpt_eval.errors import SgptEvalError
 
 from .beir_fixtures import write_beir

@@ -2,10 +2,10 @@
 
 from beir.retrieval.search.dense import DenseRetrievalExactSearch
 
-from sgpt_eval import beir_data
-from sgpt_eval.dense_search import search
-from sgpt_eval.encoder import SGPTBiEncoder
-from sgpt_eval.model_store import resolve
+from sgpt_eval.data import beir as beir_data
+from sgpt_eval.retrieval.dense import search
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.store import resolve
 
 from .beir_fixtures import write_beir
 

@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sgpt_eval import beir_data, bm25, metrics
-from sgpt_eval.beir_data import Corpus
-from sgpt_eval.bm25_eval import BM25Options, limit_queries, run_bm25
+from sgpt_eval.data import beir as beir_data
+from sgpt_eval.evaluation import metrics
+from sgpt_eval.retrieval import bm25
+from sgpt_eval.data.beir import Corpus
+from sgpt_eval.data.beir import limit_queries
+from sgpt_eval.evaluation.pipeline import Models, evaluate
+from sgpt_eval.evaluation.specs import RunSettings, RunSpec
 from sgpt_eval.errors import SgptEvalError
 
 DOCS = {
@@ -91,13 +95,15 @@ def test_limit_queries_takes_the_first_judged_in_qrels_order(tmp_path):
 
 def test_bm25_run_writes_report_and_run_file(tmp_path):
     data_dir = _write_dataset(tmp_path / "data")
-    report_path = run_bm25("tiny", data_dir, tmp_path / "out", tmp_path / "cache", BM25Options(top_k=2, max_queries=2))
+    spec = RunSpec("tiny", "bm25", None, RunSettings(top_k=2, max_queries=2))
+    report_path = evaluate(spec, data_dir, tmp_path / "out", Models(tmp_path / "cache")).path
     report = json.loads(report_path.read_text())
-    assert report["method"] == "bm25" and report["model"] == "bm25s-k1_5-b0_75-first2q"
-    assert report["config"]["max_queries"] == 2 and report["config"]["settings"]["k1"] == 1.5
+    identity = report["identity"]
+    assert identity["method"] == "bm25" and report_path.name.startswith("bm25s-first2q.")
+    assert identity["settings"]["max_queries"] == 2 and identity["settings"]["bm25"]["k1"] == 1.5
     assert report["metrics"]["NDCG@10"] == pytest.approx(1.0)
     assert set(report["per_query"]["NDCG@10"]) == {"q1", "q2"}
-    assert (report_path.parent / report["run_file"]).read_text().startswith("q2 Q0 d2 1 ")
+    assert (report_path.parent / report["ranking_file"]).read_text().startswith("q2 Q0 d2 1 ")
 
 
 @pytest.mark.integration

@@ -70,11 +70,11 @@ def test_end_to_end_writes_report_and_run(capsys, toy, tiny_gpt_neo):
     argv = ["eval", "--dataset", "toy", "--data-dir", str(toy / "data"), "--model", str(tiny_gpt_neo), "--specb",
             "--output-dir", str(toy / "out"), "--cache-dir", str(toy / "cache"), "--top-k", "2"]
     assert main(argv) == 0
-    report_path = next((toy / "out" / "toy" / "dense").glob("*.json"))
+    report_path = next((toy / "out" / "beir" / "toy" / "dense").glob("*.json"))
     report = json.loads(report_path.read_text())
-    assert report["config"]["encoder"]["specb"] is True and report["config"]["embedding_cache"]["corpus_shards_reused"] == 0
+    assert report["identity"]["model"]["specb"] is True and report["details"]["embedding_cache"]["corpus_shards_reused"] == 0
     assert 0.0 <= report["metrics"]["NDCG@10"] <= 1.0 and set(report["per_query"]["NDCG@10"]) == {"q1", "q2", "q3"}
-    run_lines = report_path.with_suffix(".trec").read_text().splitlines()
+    run_lines = (report_path.parent / report["ranking_file"]).read_text().splitlines()
     assert len(run_lines) == 6 and not any(line.startswith("q2 Q0 q2 ") for line in run_lines)
     assert main(argv) == 0  # the second run takes every shard from the cache
-    assert json.loads(report_path.read_text())["config"]["embedding_cache"]["corpus_shards_reused"] == 1
+    assert json.loads(report_path.read_text())["details"]["embedding_cache"]["corpus_shards_reused"] == 1

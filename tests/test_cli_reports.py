@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from sgpt_eval.cli_reports import add_commands
+from sgpt_eval.cli.reports import add_commands
 from sgpt_eval.errors import SgptEvalError
 
 from .synthetic_reports import write_report

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sgpt_eval.compare import compare_reports, compare_scores, randomization_pvalue
+from sgpt_eval.reports.compare import compare_reports, compare_scores, randomization_pvalue
 from sgpt_eval.errors import SgptEvalError
 
 from .synthetic_reports import write_report

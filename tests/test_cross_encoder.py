@@ -13,14 +13,16 @@ import pytest
 import torch
 from beir.reranking import Rerank
 
-from sgpt_eval import cli_rerank
-from sgpt_eval.ce_prompts import TEMPLATES, PromptTokenizer, resolve_template
-from sgpt_eval.cross_encoder import SGPTCrossEncoder
+from sgpt_eval.cli import evaluate as cli_rerank
+from sgpt_eval.models.prompts import TEMPLATES, PromptTokenizer, resolve_template
+from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.model_store import ModelSource
-from sgpt_eval.rerank_eval import RerankOptions, load_cross_encoder, run_rerank
-from sgpt_eval.run_files import write_trec
-from sgpt_eval.score_cache import ScoreCache
+from sgpt_eval.models.store import ModelSource
+from sgpt_eval.evaluation.pipeline import Models, evaluate
+from sgpt_eval.evaluation.specs import RunSettings, RunSpec
+from sgpt_eval.models.options import ModelOptions
+from sgpt_eval.retrieval.ranking import write_trec
+from sgpt_eval.models.score_cache import ScoreCache
 
 from .reference_sgpt_ce import reference_scores
 
@@ -248,25 +250,29 @@ def _dataset(root: Path) -> Path:
 
 def test_rerank_run_with_bm25_and_with_an_imported_run(tiny_gpt_neo, tmp_path, caplog):
     data_dir = _dataset(tmp_path / "data")
-    options = RerankOptions(model=str(tiny_gpt_neo), top_k=5, max_queries=3, batch_size=8)
-    scorer = load_cross_encoder(options, tmp_path / "cache")
-    report = json.loads(run_rerank("tiny", data_dir, tmp_path / "out", tmp_path / "cache", options, scorer).read_text())
-    assert report["method"] == "rerank" and report["model"].endswith("-first3q")
-    config = report["config"]
-    assert config["first_stage"]["kind"] == "bm25" and config["top_k"] == 5 and config["max_queries"] == 3
-    assert config["prompt"]["name"] == "asymmetric" and config["cross_encoder"]["template"] == TEMPLATES["asymmetric"]
+    model = ModelOptions(model=str(tiny_gpt_neo), batch_size=8)
+    spec = RunSpec("tiny", "rerank", model, RunSettings(top_k=5, max_queries=3))
+    models = Models(tmp_path / "cache")
+    first = evaluate(spec, data_dir, tmp_path / "out", models).path
+    report = json.loads(first.read_text())
+    identity, config = report["identity"], report["details"]
+    assert identity["method"] == "rerank" and first.name.split(".")[0].endswith("-first3q")
+    settings = identity["settings"]
+    assert settings["first_stage"]["kind"] == "bm25" and settings["top_k"] == 5 and settings["max_queries"] == 3
+    assert config["prompt"] == "asymmetric" and identity["model"]["template"] == TEMPLATES["asymmetric"]
     assert 0 < config["pairs"] <= 15 and config["pairs_from_score_cache"] == 0
     assert set(report["per_query"]["NDCG@10"]) <= {"q0", "q1", "q2"}
-    again = json.loads(run_rerank("tiny", data_dir, tmp_path / "out", tmp_path / "cache", options, scorer).read_text())
-    assert again["config"]["pairs_from_score_cache"] == config["pairs"] and again["metrics"] == report["metrics"]
+    again = json.loads(evaluate(spec, data_dir, tmp_path / "out", models).path.read_text())
+    assert again["details"]["pairs_from_score_cache"] == config["pairs"] and again["metrics"] == report["metrics"]
 
     run_path = tmp_path / "first.trec"
     write_trec(run_path, {"q0": {"d0": 3.0, "d1": 2.0, "q0": 9.0, "nowhere": 1.0}, "q3": {"d3": 1.0}, "zz": {"d1": 1.0}}, "es")
-    imported = RerankOptions(model=str(tiny_gpt_neo), top_k=5, max_queries=1, first_stage_run=run_path)
-    report = json.loads(run_rerank("tiny", data_dir, tmp_path / "out2", tmp_path / "cache", imported, scorer).read_text())
-    assert report["config"]["first_stage"]["kind"] == "run_file" and report["config"]["pairs"] == 2
-    assert "dropped 1 queries" in caplog.text and "2 entries naming documents" in caplog.text
-    run_lines = (tmp_path / "out2" / "tiny" / "rerank" / report["run_file"]).read_text().splitlines()
+    imported = RunSpec("tiny", "rerank", model, RunSettings(top_k=5, max_queries=1, first_stage=str(run_path)))
+    path = evaluate(imported, data_dir, tmp_path / "out2", models).path
+    report = json.loads(path.read_text())
+    assert report["identity"]["settings"]["first_stage"]["kind"] == "ranking_file" and report["details"]["pairs"] == 2
+    assert "dropped 2 queries" in caplog.text and "2 entries naming documents" in caplog.text
+    run_lines = (path.parent / report["ranking_file"]).read_text().splitlines()
     assert sorted(line.split()[2] for line in run_lines) == ["d0", "d1"]
 
 
@@ -281,10 +287,11 @@ def test_cli_commands(tiny_gpt_neo, tmp_path, capsys):
                               "--batch-size", "4", "--dtype", "float32", "--device", "cpu"])
     args.handler(args, tmp_path / "cache")
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith("tiny\tbm25s-k0_9-b0_4-first2q\tNDCG@10=")
+    assert printed[0].startswith("tiny\tbm25s-first2q\tNDCG@10=")
+    assert json.loads(Path(printed[0].split("\t")[-1]).read_text())["identity"]["settings"]["bm25"]["k1"] == 0.9
     assert printed[1].startswith("tiny\t") and "-first2q\tNDCG@10=" in printed[1]
     report = json.loads(Path(printed[1].split("\t")[-1]).read_text())
-    assert report["config"]["prompt"]["name"] == "symmetric" and report["config"]["top_k"] == 3
+    assert report["details"]["prompt"] == "symmetric" and report["identity"]["settings"]["top_k"] == 3
     args = parser.parse_args(["rerank", *common, "--model", str(tiny_gpt_neo), "--template", "no placeholder"])
     with pytest.raises(SgptEvalError, match="--template"):
         args.handler(args, tmp_path / "cache")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from sgpt_eval.dense_search import search
+from sgpt_eval.retrieval.dense import search
 
 
 def _brute_force(queries, docs, top_k, cosine):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sgpt_eval.embedding_cache import EmbeddingCache
-from sgpt_eval.encoder import SGPTBiEncoder
-from sgpt_eval.model_store import resolve
+from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.store import resolve
 
 TEXTS = [f"document number {i} about topic {i % 3}" for i in range(10)]
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from sgpt_eval.encoder import SGPTBiEncoder
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.model_store import resolve
+from sgpt_eval.models.store import resolve
 
 from .reference_sgpt import tokenize_with_specb, weightedmean_embedding
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sgpt_eval.pooling import pool
+from sgpt_eval.models.pooling import pool
 
 STATES = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
 RIGHT = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.regress import check, record_baseline
+from sgpt_eval.reports.regress import check, record_baseline
 
 from .synthetic_reports import write_report
 
@@ -18,27 +19,27 @@ def recorded(tmp_path):
     results, baselines = tmp_path / "results", tmp_path / "results" / "baselines"
     report = write_report(results, "scifact", "dense", "all-MiniLM-L6-v2", 0.64508)
     baseline = record_baseline(report, 0.002, baselines)
-    return results, baselines, baseline
+    return results, baselines, baseline, report
 
 
 def test_a_baseline_holds_the_measured_number_and_how_it_was_made(recorded):
-    _, _, baseline = recorded
+    _, _, baseline, _ = recorded
     stored = json.loads(baseline.read_text())
     assert stored["value"] == 0.64508 and stored["tolerance"] == 0.002 and stored["metric"] == "NDCG@10"
     assert stored["command"] == "sgpt-eval eval --dataset scifact --model all-MiniLM-L6-v2"
     assert stored["versions"]["torch"] == "2.13.0"
     assert stored["measured"] == "2025-01-01T00:00:00+00:00"
-    assert stored["report"].endswith("scifact/dense/all-MiniLM-L6-v2.json")
+    assert re.search(r"beir/scifact/dense/all-MiniLM-L6-v2\.[0-9a-f]{12}\.json$", stored["report"])
 
 
 def test_a_score_within_tolerance_passes(recorded):
-    results, baselines, _ = recorded
+    results, baselines, _, _ = recorded
     write_report(results, "scifact", "dense", "all-MiniLM-L6-v2", 0.64508 + 0.0015)
     assert check(results, baselines) == []
 
 
 def test_a_score_beyond_tolerance_fails_naming_metric_expected_measured_and_tolerance(recorded):
-    results, baselines, baseline = recorded
+    results, baselines, baseline, _ = recorded
     write_report(results, "scifact", "dense", "all-MiniLM-L6-v2", 0.61, versions={"python": "3.11.0", "torch": "2.14.0"})
 
     failures = check(results, baselines)
@@ -51,15 +52,15 @@ def test_a_score_beyond_tolerance_fails_naming_metric_expected_measured_and_tole
 
 
 def test_a_baseline_without_its_report_fails_with_the_command_to_rerun(recorded):
-    results, baselines, _ = recorded
-    (results / "scifact" / "dense" / "all-MiniLM-L6-v2.json").unlink()
+    results, baselines, _, report = recorded
+    report.unlink()
     [failure] = check(results, baselines)
     assert "no measured report for beir scifact dense all-MiniLM-L6-v2" in failure.message
     assert "re-run: sgpt-eval eval --dataset scifact --model all-MiniLM-L6-v2" in failure.message
 
 
 def test_checking_listed_reports_skips_baselines_they_do_not_cover(recorded, tmp_path):
-    _, baselines, _ = recorded
+    _, baselines, _, _ = recorded
     other = write_report(tmp_path / "elsewhere", "nfcorpus", "dense", "all-MiniLM-L6-v2", 0.1)
     assert check([other], baselines) == []
     drifted = write_report(tmp_path / "elsewhere", "scifact", "dense", "all-MiniLM-L6-v2", 0.7)
@@ -67,11 +68,11 @@ def test_checking_listed_reports_skips_baselines_they_do_not_cover(recorded, tmp
 
 
 def test_bad_inputs_are_one_line_errors(recorded, tmp_path):
-    results, baselines, baseline = recorded
+    results, baselines, baseline, report = recorded
     with pytest.raises(SgptEvalError, match="must be a finite number >= 0"):
-        record_baseline(results / "scifact" / "dense" / "all-MiniLM-L6-v2.json", -1, baselines)
+        record_baseline(report, -1, baselines)
     baseline.write_text('{"dataset": "scifact"}')
-    with pytest.raises(SgptEvalError, match="baseline lacks method, model"):
+    with pytest.raises(SgptEvalError, match="baseline lacks identity, metric"):
         check(results, baselines)
     with pytest.raises(SgptEvalError, match="no baselines"):
         check(results, tmp_path / "empty")

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.run_files import read_run, restrict_to, write_trec
+from sgpt_eval.retrieval.ranking import read_ranking as read_run, restrict_to, write_trec
 
 RUN = {"q1": {"d1": 2.5, "d2": 1.25}, "q2": {"d3": -0.5}}
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sgpt_eval.encoder import SGPTBiEncoder
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.model_store import resolve
+from sgpt_eval.models.store import resolve
 
 TEXTS = ["a short text", "a somewhat longer text about dense retrieval"]
 

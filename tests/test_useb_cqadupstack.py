@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from sgpt_eval.useb import data, evaluators
+from sgpt_eval.data import useb as data
+from sgpt_eval.evaluation import useb_metrics as evaluators
 
 from .useb_samples import useb_evaluator, write_cqadupstack
 

@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.useb import data
+from sgpt_eval import folders
+from sgpt_eval.data import useb as data
 
 from .useb_samples import write_askubuntu, write_cqadupstack, write_scidocs, write_twitterpara
 
 
 def test_data_dir_prefers_option_then_environment(monkeypatch):
-    monkeypatch.setenv(data.DATA_DIR_ENV, "/from/env")
-    assert data.resolve_data_dir("/from/option") == Path("/from/option")
-    assert data.resolve_data_dir(None) == Path("/from/env")
-    monkeypatch.delenv(data.DATA_DIR_ENV)
-    assert data.resolve_data_dir(None) == Path("data-eval")
+    monkeypatch.setenv(folders.USEB_DIR_ENV, "/from/env")
+    assert folders.useb_dir("/from/option") == Path("/from/option")
+    assert folders.useb_dir(None) == Path("/from/env")
+    monkeypatch.delenv(folders.USEB_DIR_ENV)
+    assert folders.useb_dir(None) == Path("data-eval")
 
 
 def test_missing_files_are_named(tmp_path):

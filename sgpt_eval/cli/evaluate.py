@@ -1,0 +1,95 @@
+"""`sgpt-eval eval` (alias `dense`), `bm25`, `rerank` and `run`: evaluations on BEIR datasets.
+
+The first three run one method on the datasets given, every time; `run` runs datasets x methods
+x models (or a TOML config) and skips each run whose report, with the same identity, exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import folders
+from ..data.beir import expand
+from ..errors import SgptEvalError
+from ..evaluation.pipeline import run_all
+from ..evaluation.specs import METHODS, MODEL_FIELDS, RunSettings, RunSpec, read_config, run_fields
+from ..models.options import ModelOptions
+from .options import add_common, add_fields, print_outcome, values_of
+
+DEFAULT_MODEL = {"dense": "all-MiniLM-L6-v2", "rerank": "SmolLM2-135M"}
+_HELP = {
+    "dense": "dense retrieval with a bi-encoder on BEIR datasets",
+    "bm25": "BM25 (bm25s, English stemming and stopwords) on BEIR datasets",
+    "rerank": "re-rank a first stage (BM25 or a ranking file) with an SGPT cross-encoder",
+}
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    for method, name, aliases in (("dense", "eval", ["dense"]), ("bm25", "bm25", []), ("rerank", "rerank", [])):
+        parser = commands.add_parser(name, aliases=aliases, help=_HELP[method])
+        _add_location_options(parser)
+        parser.add_argument("--dataset", action="append", required=True,
+                            help="BEIR dataset name (repeatable); cqadupstack expands to its 12 forums")
+        add_fields(parser.add_argument_group("run"), RunSettings, run_fields(method))
+        if MODEL_FIELDS[method]:
+            add_fields(parser.add_argument_group("model"), ModelOptions, MODEL_FIELDS[method],
+                       {"model": DEFAULT_MODEL[method]})
+        add_common(parser)
+        parser.set_defaults(handler=_single_method(method))
+
+    run = commands.add_parser("run", help="run datasets x methods x models, skipping runs already measured")
+    run.add_argument("--config", type=Path, help="TOML: `datasets = [...]` and [[runs]] tables (method + its settings)")
+    run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
+    run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
+    run.add_argument("--model", action="append", default=[], help="model for dense and rerank runs (repeatable)")
+    add_fields(run, RunSettings, ("split", "max_queries", "use_cache"))
+    run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
+    _add_location_options(run)
+    add_common(run)
+    run.set_defaults(handler=_run)
+
+
+def _add_location_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
+    parser.add_argument("--output-dir", help="where reports and rankings go (default: ./results)")
+
+
+def _single_method(method: str):
+    def handler(args: argparse.Namespace, cache_dir: Path) -> None:
+        names = [name for requested in args.dataset for name in expand(requested)]
+        settings = RunSettings(**values_of(args, RunSettings, run_fields(method)))
+        if settings.first_stage != "bm25" and len(names) > 1:
+            raise SgptEvalError(f"--first-stage {settings.first_stage}: a ranking file is one dataset's; "
+                                "pass a single --dataset")
+        model = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS[method])) if MODEL_FIELDS[method] else None
+        _execute([RunSpec(name, method, model, settings) for name in names], args, cache_dir, force=True)
+    return handler
+
+
+def _run(args: argparse.Namespace, cache_dir: Path) -> None:
+    specs = _specs(args)
+    if not args.use_cache:
+        specs = [spec.without_cache() for spec in specs]
+    _execute(specs, args, cache_dir, force=args.force)
+
+
+def _specs(args: argparse.Namespace) -> list[RunSpec]:
+    if args.config:
+        if args.dataset or args.method or args.model:
+            raise SgptEvalError("--config: give datasets, methods and models in the file, not as options too")
+        return read_config(args.config)
+    if not args.dataset or not args.method:
+        raise SgptEvalError("run: give --config FILE, or at least one --dataset and one --method")
+    shared = {name: value for name, value in (("split", args.split), ("max_queries", args.max_queries)) if value}
+    specs = []
+    for method in args.method:
+        models = [{}] if method == "bm25" else [{"model": model} for model in args.model or [DEFAULT_MODEL[method]]]
+        specs += [RunSpec.create(name, method, {**model, **shared}, "run")
+                  for model in models for requested in args.dataset for name in expand(requested)]
+    return specs
+
+
+def _execute(specs: list[RunSpec], args: argparse.Namespace, cache_dir: Path, force: bool) -> None:
+    for outcome in run_all(specs, folders.beir_dir(args.data_dir), folders.results_dir(args.output_dir), cache_dir, force):
+        print_outcome(outcome)

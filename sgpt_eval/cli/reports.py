@@ -1,0 +1,108 @@
+"""`sgpt-eval table | compare | regress`: the reporting subcommands, added to the main parser."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import SgptEvalError
+
+log = logging.getLogger("sgpt_eval")
+
+DEFAULT_TOLERANCE = 0.005  # absolute NDCG@10; re-runs on other hardware or dtypes move scores by ~1e-3
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the table, compare and regress subcommands to `sgpt-eval`'s subparsers."""
+    table = commands.add_parser("table", help="the paper's BEIR table from results/, published numbers beside ours")
+    table.add_argument("--results-dir", type=Path, default=Path("results"))
+    table.add_argument("--format", choices=("md", "latex", "csv"), default="md", help="what to print (all three are written)")
+    table.add_argument("--dataset", action="append", default=[], help="only this BEIR dataset (repeatable)")
+    table.add_argument("--published-csv", type=Path, help="published scores (default: RESULTS_DIR/published/beir_ndcg10.csv)")
+    table.add_argument("--published", action="append", default=[],
+                       help="also show this published column, e.g. 'SGPT-5.8B-weightedmean-msmarco-specb-bitfit' (repeatable)")
+    table.add_argument("--output-dir", type=Path, help="where the .md/.tex/.csv files go (default: RESULTS_DIR/tables)")
+    _defaults(table, _table)
+
+    compare = commands.add_parser("compare", help="per-query NDCG@10 differences and paired significance tests")
+    compare.add_argument("reports", nargs="*", type=Path, metavar="REPORT", help="two report files: A and B")
+    compare.add_argument("--dataset", help="with --a/--b: the dataset whose reports to compare")
+    compare.add_argument("--a", help="METHOD:MODEL of system A, e.g. dense:all-MiniLM-L6-v2")
+    compare.add_argument("--b", help="METHOD:MODEL of system B, e.g. bm25:bm25s")
+    compare.add_argument("--results-dir", type=Path, default=Path("results"))
+    compare.add_argument("--permutations", type=int, default=10_000, help="sign flips of the randomization test")
+    compare.add_argument("--seed", type=int, default=0)
+    _defaults(compare, _compare)
+
+    regress = commands.add_parser("regress", help="check measured reports against the pinned baselines")
+    regress.add_argument("reports", nargs="*", type=Path, metavar="REPORT",
+                         help="only these reports (default: every report under --results-dir)")
+    regress.add_argument("--results-dir", type=Path, default=Path("results"))
+    regress.add_argument("--baselines-dir", type=Path, help="default: RESULTS_DIR/baselines")
+    regress.add_argument("--record", action="store_true", help="write baselines from the reports instead of checking")
+    regress.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute, for --record")
+    regress.add_argument("--metric", help="the metric --record pins (default: NDCG@10; a USEB report's main metric)")
+    _defaults(regress, _regress)
+
+
+def _defaults(parser: argparse.ArgumentParser, handler) -> None:
+    """These commands use no model cache; main() still reads --cache-dir and -v from every command."""
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(handler=handler, cache_dir=None)
+
+
+def _table(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..reports.tables import build_table, render, write_tables
+
+    table = build_table(args.results_dir, args.published_csv, args.dataset, args.published)
+    stem = "-".join(["beir_ndcg10", *sorted(set(args.dataset))])
+    for path in write_tables(table, args.output_dir or args.results_dir / "tables", stem):
+        log.info("wrote %s", path)
+    print(render(table, args.format), end="")
+
+
+def _compare(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..reports.compare import compare_reports, find_system
+
+    if args.reports and (args.a or args.b):
+        raise SgptEvalError("compare: give either two REPORT files or --dataset with --a and --b, not both")
+    if args.reports:
+        if len(args.reports) != 2:
+            raise SgptEvalError(f"compare: expected two REPORT files, got {len(args.reports)}")
+        path_a, path_b = args.reports
+    else:
+        if not (args.dataset and args.a and args.b):
+            raise SgptEvalError("compare: give two REPORT files, or --dataset, --a METHOD:MODEL and --b METHOD:MODEL")
+        path_a, path_b = (_report_for(args.results_dir, args.dataset, system, flag, find_system)
+                          for system, flag in ((args.a, "--a"), (args.b, "--b")))
+    if args.permutations < 1:
+        raise SgptEvalError(f"--permutations {args.permutations}: must be at least 1")
+    print(compare_reports(path_a, path_b, permutations=args.permutations, seed=args.seed).summary())
+
+
+def _report_for(results_dir: Path, dataset: str, system: str, flag: str, find_system) -> Path:
+    method, _, model = system.partition(":")
+    if not (method and model):
+        raise SgptEvalError(f"{flag} {system}: expected METHOD:MODEL, e.g. dense:all-MiniLM-L6-v2")
+    try:
+        return find_system(results_dir, dataset, method, model)
+    except SgptEvalError as exc:
+        raise SgptEvalError(f"{flag} {exc}") from None
+
+
+def _regress(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..reports.regress import check, record_baseline
+    from ..reports.schema import find_reports
+
+    baselines_dir = args.baselines_dir or args.results_dir / "baselines"
+    if args.record:
+        for report in args.reports or [path for path, _ in find_reports(args.results_dir)]:
+            print(f"recorded {record_baseline(report, args.tolerance, baselines_dir, args.metric)}")
+        return
+    failures = check(args.reports or args.results_dir, baselines_dir)
+    for failure in failures:
+        print(f"FAIL {failure}")
+    if failures:
+        raise SgptEvalError(f"regress: {len(failures)} baseline(s) in {baselines_dir} not met; see the FAIL lines above")
+    print(f"regress: every baseline in {baselines_dir} is met")

@@ -1,0 +1,170 @@
+"""Fetch datasets from their official addresses and unpack them safely: BEIR's zips (checked
+against their published MD5) and USEB's data-eval.zip (which has no published checksum; every
+file read is hashed into the reports instead)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..errors import SgptEvalError
+from ..folders import USEB_DIR_ENV
+from ..storage import sha256_file
+
+log = logging.getLogger(__name__)
+
+BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets"
+BEIR_URL_ENV = "SGPT_EVAL_BEIR_URL"  # a mirror (or a test server) with the same file names
+# The address USEB's own `useb.downloading eval` fetches.
+USEB_URL = "https://public.ukp.informatik.tu-darmstadt.de/kwang/unsupse-benchmark/tsdae-evaluation/data-eval.zip"
+USEB_URL_ENV = "SGPT_EVAL_USEB_URL"  # a mirror (or a test server) of the same archive
+
+# MD5 of each official zip, as published in the BEIR README's dataset table.
+BEIR_MD5 = {
+    "msmarco": "444067daf65d982533ea17ebd59501e4",
+    "trec-covid": "ce62140cb23feb9becf6270d0d1fe6d1",
+    "nfcorpus": "a89dba18a62ef92f7d323ec890a0d38d",
+    "nq": "d4d3d2e48787a744b6f6e691ff534307",
+    "hotpotqa": "f412724f78b0d91183a0e86805e16114",
+    "fiqa": "17918ed23cd04fb15047f73e6c3bd9d9",
+    "arguana": "8ad3e3c2a5867cdced806d6503f29b99",
+    "webis-touche2020": "46f650ba5a527fc69e0a6521c5a23563",
+    "cqadupstack": "4e41456d7df8ee7760a7f866133bda78",
+    "quora": "18fb154900ba42a600f84b839c173167",
+    "dbpedia-entity": "c2a39eb420a3164af735795df012ac2c",
+    "scidocs": "38121350fc3a4d2f48850f6aff52e4a9",
+    "fever": "5a818580227bfb4b35bb6fa46d9b6c03",
+    "climate-fever": "8b66f0a9126c521bae2bde127b4dc99d",
+    "scifact": "5f7d1de60b170fc8027bb7898e2efca1",
+}
+
+
+def ensure_dataset(name: str, data_dir: Path) -> Path:
+    """Return the dataset's folder, downloading the official zip when it is not there yet."""
+    folder = data_dir / name
+    if (folder / "corpus.jsonl").is_file():
+        return folder
+    archive_name = name.split("/")[0]  # cqadupstack/android comes in cqadupstack.zip
+    if archive_name not in BEIR_MD5:
+        raise SgptEvalError(
+            f"unknown dataset '{name}': no {folder}/corpus.jsonl and it is not an official BEIR dataset "
+            f"(known: {', '.join(sorted(BEIR_MD5))}); put a BEIR-layout folder there or pass --data-dir"
+        )
+    if (data_dir / archive_name).exists() and archive_name != name:
+        raise SgptEvalError(f"dataset {name}: {data_dir / archive_name} exists but has no {name.split('/', 1)[1]}/corpus.jsonl")
+    download_dataset(archive_name, data_dir)
+    if not (folder / "corpus.jsonl").is_file():
+        raise SgptEvalError(f"dataset {name}: the official archive unpacked into {data_dir} has no {folder}/corpus.jsonl")
+    return folder
+
+
+def download_dataset(name: str, data_dir: Path) -> Path:
+    base = os.environ.get(BEIR_URL_ENV, BEIR_URL).rstrip("/")
+    url = f"{base}/{name}.zip"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=f".{name}.download.") as work:
+        archive = Path(work) / f"{name}.zip"
+        fetch(url, archive, f"download {name}.zip elsewhere and unzip it into {data_dir}, or pass --data-dir",
+              context=f"dataset {name}: not in {data_dir} and ")
+        actual = _md5(archive)
+        if actual != BEIR_MD5[name]:
+            raise SgptEvalError(f"dataset {name}: {url} has MD5 {actual}, the published one is {BEIR_MD5[name]}; not unpacked")
+        unpacked = Path(work) / "unpacked"
+        safe_extract(archive, unpacked)
+        source = unpacked / name
+        if not source.is_dir():
+            raise SgptEvalError(f"dataset {name}: {url} does not hold a top-level '{name}/' folder")
+        os.replace(source, data_dir / name)  # one rename: the folder appears whole or not at all
+    return data_dir / name
+
+
+def fetch(url: str, target: Path, remedy: str, context: str = "") -> None:
+    """Download `url` to `target` with a progress bar; unreachable is one SgptEvalError line."""
+    try:
+        _fetch(url, target)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SgptEvalError(f"{context}{url} is unreachable ({reason}); {remedy}") from None
+
+
+def _fetch(url: str, target: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {url.rsplit('/', 1)[-1]}") as bar:
+            while block := response.read(1 << 20):
+                out.write(block)
+                bar.update(len(block))
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Unzip, refusing any member that would land outside `target` or that is a symbolic link."""
+    target = target.resolve()
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.infolist():
+            destination = (target / member.filename).resolve()
+            if destination != target and target not in destination.parents:
+                raise SgptEvalError(f"{archive}: member '{member.filename}' would be written outside {target}; not unpacked")
+            if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                raise SgptEvalError(f"{archive}: member '{member.filename}' is a symbolic link; not unpacked")
+        target.mkdir(parents=True, exist_ok=True)
+        for member in zipped.infolist():
+            destination = target / member.filename
+            if member.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(member) as source, open(destination, "wb") as out:
+                shutil.copyfileobj(source, out)
+
+
+def download_useb(names: Sequence[str], data_dir: Path) -> None:
+    """Download data-eval.zip once and move each named USEB dataset folder into `data_dir`.
+
+    A folder appears whole (one rename) or not at all; folders already in `data_dir` are left alone.
+    """
+    url = os.environ.get(USEB_URL_ENV, USEB_URL)
+    if not os.access(_existing_ancestor(data_dir), os.W_OK):
+        raise SgptEvalError(
+            f"{data_dir} is not writable, so USEB's data-eval.zip cannot be unpacked there; "
+            f"pass --data-dir (or set ${USEB_DIR_ENV}) to a writable folder"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".data-eval.download.") as work:
+        archive = Path(work) / "data-eval.zip"
+        fetch(url, archive, f"download data-eval.zip elsewhere and unzip it so that {data_dir}/<dataset>/ holds USEB's files, "
+              "or pass --data-dir")
+        log.info("data-eval.zip sha256 %s", sha256_file(archive))
+        unpacked = Path(work) / "unpacked"
+        try:
+            safe_extract(archive, unpacked)
+        except zipfile.BadZipFile:
+            raise SgptEvalError(f"{url} did not return a zip archive; not unpacked") from None
+        root = unpacked / "data-eval" if (unpacked / "data-eval").is_dir() else unpacked
+        for name in names:
+            if (root / name).is_dir() and not (data_dir / name).exists():
+                os.replace(root / name, data_dir / name)
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path

@@ -1,0 +1,136 @@
+"""The one evaluation pipeline: dataset -> retriever -> ranking -> metrics -> report.
+
+`evaluate` runs one spec. Before any weights load it resolves the spec's identity (data file
+hashes, the model's settings read from its config, the run's settings), so `run_all` can skip
+a spec whose report already exists with that identity, and an interrupted batch resumes where
+it stopped. Each model loads once per distinct options; one model is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..data import beir
+from ..data.download import ensure_dataset
+from ..errors import SgptEvalError
+from ..models import bi_encoder, cross_encoder
+from ..models.options import ModelOptions
+from ..reports.schema import Identity, Report, existing, new_report, read_report, write_report
+from ..retrieval import Retriever
+from ..retrieval.bm25 import BM25Retriever
+from ..retrieval.dense import DenseRetriever
+from ..retrieval.embedding_cache import EmbeddingCache
+from ..retrieval.rerank import RankingFile, RerankRetriever
+from ..timing import timed
+from . import metrics
+from .specs import RunSpec
+
+log = logging.getLogger(__name__)
+
+MAIN_METRIC = "NDCG@10"
+
+
+class Models:
+    """Encoders by their options: settings resolved from configs once, weights loaded once and
+    kept until a model with other options is needed."""
+
+    _DESCRIBE = {"bi": bi_encoder.describe, "cross": cross_encoder.describe}
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self._settings: dict[tuple, object] = {}
+        self._loaded: dict[tuple, object] = {}
+
+    def describe(self, kind: str, options: ModelOptions):
+        key = (kind, options)
+        if key not in self._settings:
+            self._settings[key] = self._DESCRIBE[kind](options, self.cache_dir)
+        return self._settings[key]
+
+    def loader(self, kind: str, options: ModelOptions, score_cache_dir: Path | None = None) -> Callable[[], object]:
+        """A function that returns the loaded model, loading it on the first call only."""
+        def load():
+            key = (kind, options, score_cache_dir)
+            if key not in self._loaded:
+                self._loaded.clear()  # one model in memory at a time
+                self._loaded[key] = (bi_encoder.SGPTBiEncoder.from_options(options, self.cache_dir) if kind == "bi" else
+                                     cross_encoder.SGPTCrossEncoder.from_options(options, self.cache_dir, score_cache_dir))
+            return self._loaded[key]
+        return load
+
+
+def retriever_for(spec: RunSpec, models: Models) -> Retriever:
+    """The retriever a spec describes; models are described now and loaded when it first retrieves."""
+    settings = spec.settings
+    top_k = settings.depth(spec.method)
+    cache_dir = models.cache_dir if settings.use_cache else None
+    if spec.method == "bm25":
+        return BM25Retriever(settings.bm25(), top_k, cache_dir)
+    if spec.method == "dense":
+        return DenseRetriever(models.describe("bi", spec.model), models.loader("bi", spec.model),
+                              EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
+                              settings.faiss_gpu)
+    first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"
+                   else RankingFile(Path(settings.first_stage)))
+    return RerankRetriever(models.describe("cross", spec.model), models.loader("cross", spec.model, cache_dir),
+                           first_stage, top_k)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    spec: RunSpec
+    path: Path
+    report: Report
+    skipped: bool  # an identical run's report was already there
+
+
+def evaluate(spec: RunSpec, data_dir: Path, results_dir: Path, models: Models, force: bool = True) -> Outcome:
+    """Run one spec end to end and write its report; with `force` False, an existing report of
+    the same identity is returned instead."""
+    files = beir.locate(spec.dataset, data_dir, spec.settings.split)
+    hashes = files.hashes()
+    retriever = retriever_for(spec, models)
+    identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
+                        {**retriever.settings(), "max_queries": spec.settings.max_queries})
+    found = None if force else existing(results_dir, identity)
+    if found:
+        log.info("%s has this run's identity; skipped (use --force to run again)", found)
+        return Outcome(spec, found, read_report(found), skipped=True)
+
+    timings: dict[str, float] = {}
+    with timed(timings, "load_data"):
+        dataset = beir.limit_queries(beir.read(files, hashes), spec.settings.max_queries)
+    ranking, details = retriever.retrieve(dataset, timings)
+    if not ranking:
+        raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
+    scores = metrics.evaluate(dataset.qrels, ranking)
+    per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking)}
+    report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings)
+    path = write_report(report, results_dir, ranking)
+    log.info("%s %s %s: %s = %.4f", spec.dataset, spec.method, identity.label(), MAIN_METRIC, report.main_score)
+    return Outcome(spec, path, report, skipped=False)
+
+
+def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_dir: Path,
+            force: bool = False) -> list[Outcome]:
+    """Run every spec (skipping finished ones unless `force`); outcomes come back in spec order.
+
+    Every dataset is found (or downloaded) before any model loads, and specs run grouped by
+    model so that each loads once.
+    """
+    for name in dict.fromkeys(spec.dataset for spec in specs):
+        ensure_dataset(name, data_dir)
+    models = Models(cache_dir)
+    order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
+    outcomes: dict[int, Outcome] = {}
+    progress = tqdm(order, desc="runs", unit="run", disable=len(specs) < 2)
+    for i in progress:
+        spec = specs[i]
+        progress.set_postfix_str(f"{spec.dataset} {spec.method} {spec.model.model if spec.model else ''}")
+        outcomes[i] = evaluate(spec, data_dir, results_dir, models, force)
+    return [outcomes[i] for i in range(len(specs))]

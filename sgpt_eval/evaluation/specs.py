@@ -1,0 +1,123 @@
+"""What one evaluation is: a dataset, a method, the model's options and the run's settings.
+
+The command line and TOML configs both take their names from these dataclasses (and from
+`ModelOptions`), so each setting is declared once. A setting that does not apply to a method
+is an error naming it, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.beir import expand
+from ..errors import SgptEvalError
+from ..models.options import ModelOptions, option
+from ..retrieval.bm25 import BM25Settings
+from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
+
+METHODS = ("dense", "bm25", "rerank")
+DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100}
+# The model options each method takes (BM25 has no model).
+MODEL_FIELDS = {
+    "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name != "template"),
+    "bm25": (),
+    "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb")),
+}
+
+
+def _for(*methods: str) -> dict:
+    return {"methods": methods}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The run's settings; those marked `identity=False` change how it runs, never its numbers."""
+
+    split: str | None = field(default=None, metadata=option("qrels split (default: test; dev for msmarco)", **_for(*METHODS)))
+    top_k: int | None = field(default=None, metadata=option(
+        "documents per query (default: 1000; rerank: 100)", **_for(*METHODS)))
+    score_function: str = field(default="cos_sim", metadata=option(
+        "vector similarity", choices=("cos_sim", "dot"), **_for("dense")))
+    first_stage: str = field(default="bm25", metadata=option(
+        "what to re-rank: bm25, or a ranking file (TREC run, or SGPT JSON {qid: {docid: score}})",
+        aliases=("--first-stage-run",), **_for("rerank")))
+    k1: float = field(default=BM25Settings.k1, metadata=option("BM25 term-frequency saturation", **_for("bm25", "rerank")))
+    b: float = field(default=BM25Settings.b, metadata=option("BM25 length normalisation", **_for("bm25", "rerank")))
+    max_queries: int | None = field(default=None, metadata=option(
+        "evaluate only the first N judged queries (qrels file order); recorded in the report", **_for(*METHODS)))
+    use_cache: bool = field(default=True, metadata=option(
+        "neither read nor write the embedding, BM25 index and score caches", flag="--no-cache", identity=False,
+        **_for(*METHODS)))
+    shard_size: int = field(default=DEFAULT_SHARD_SIZE, metadata=option(
+        "documents per cached embedding shard", identity=False, **_for("dense")))
+    faiss_gpu: bool | None = field(default=None, metadata=option(
+        "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
+
+    def depth(self, method: str) -> int:
+        top_k = self.top_k if self.top_k is not None else DEFAULT_TOP_K[method]
+        if top_k < 1:
+            raise SgptEvalError(f"--top-k {top_k}: must be at least 1")
+        return top_k
+
+    def bm25(self) -> BM25Settings:
+        return BM25Settings(k1=self.k1, b=self.b)
+
+
+def run_fields(method: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(RunSettings) if method in f.metadata["methods"])
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    dataset: str
+    method: str
+    model: ModelOptions | None
+    settings: RunSettings = RunSettings()
+
+    @classmethod
+    def create(cls, dataset: str, method: str, values: dict, where: str) -> RunSpec:
+        """A spec from flat settings (TOML keys or option names); unknown or inapplicable names
+        are an error naming `where`."""
+        if method not in METHODS:
+            raise SgptEvalError(f"{where}: method '{method}' is not one of {', '.join(METHODS)}")
+        model_fields, settings_fields = MODEL_FIELDS[method], run_fields(method)
+        unknown = sorted(set(values) - set(model_fields) - set(settings_fields))
+        if unknown:
+            raise SgptEvalError(f"{where}: {', '.join(unknown)} not options of {method} "
+                                f"(those are: {', '.join(sorted((*model_fields, *settings_fields)))})")
+        model_values = {name: values[name] for name in model_fields if name in values}
+        if model_fields and "model" not in model_values:
+            raise SgptEvalError(f"{where}: a {method} run needs a model")
+        try:
+            model = ModelOptions(**model_values) if model_fields else None
+            settings = RunSettings(**{name: values[name] for name in settings_fields if name in values})
+        except TypeError as exc:
+            raise SgptEvalError(f"{where}: {exc}") from None
+        return cls(dataset, method, model, settings)
+
+    def without_cache(self) -> RunSpec:
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, use_cache=False))
+
+
+def read_config(path: Path) -> list[RunSpec]:
+    """`datasets = [...]` and `[[runs]]` tables, each a `method` plus that method's settings
+    (and optionally its own `datasets`)."""
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SgptEvalError(f"{path}: cannot read the run configuration ({exc})") from None
+    specs = []
+    for number, run in enumerate(config.get("runs", []), start=1):
+        run = dict(run)
+        datasets = run.pop("datasets", config.get("datasets"))
+        if not datasets:
+            raise SgptEvalError(f"{path}: runs #{number} has no datasets (set `datasets` at the top or in the run)")
+        method = run.pop("method", "dense")
+        specs += [RunSpec.create(name, method, run, f"{path}, runs #{number}")
+                  for requested in datasets for name in expand(requested)]
+    if not specs:
+        raise SgptEvalError(f"{path}: no [[runs]] to do")
+    return specs

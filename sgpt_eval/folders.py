@@ -1,0 +1,37 @@
+"""Where things live: the one place that decides the data, output and cache folders.
+
+Each folder is the command-line option when given, else an environment variable, else a
+default under the working directory (the cache: under the user's home).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BEIR_DIR_ENV = "SGPT_EVAL_BEIR_DIR"
+USEB_DIR_ENV = "SGPT_EVAL_USEB_DIR"
+CACHE_ENV = "SGPT_EVAL_CACHE"
+RESULTS_DIR = Path("results")
+
+PathOption = str | os.PathLike | None
+
+
+def beir_dir(option: PathOption = None) -> Path:
+    """BEIR datasets: --data-dir, then $SGPT_EVAL_BEIR_DIR, then ./datasets (the Makefile passes ../shared/beir)."""
+    return Path(option or os.environ.get(BEIR_DIR_ENV) or "datasets")
+
+
+def useb_dir(option: PathOption = None) -> Path:
+    """USEB's data-eval folder: --data-dir, then $SGPT_EVAL_USEB_DIR, then ./data-eval."""
+    return Path(option or os.environ.get(USEB_DIR_ENV) or "data-eval")
+
+
+def cache_dir(option: PathOption = None) -> Path:
+    """Models, embeddings, BM25 indexes and re-rank scores: --cache-dir, then $SGPT_EVAL_CACHE, then ~/.cache/sgpt_eval."""
+    return Path(option or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sgpt_eval")
+
+
+def results_dir(option: PathOption = None) -> Path:
+    """Reports, rankings, tables and baselines: --output-dir / --results-dir, else ./results."""
+    return Path(option or RESULTS_DIR)

@@ -1,0 +1,250 @@
+"""SGPT-CE: a causal language model as a re-ranker (BEIR's `predict(pairs, batch_size)` interface).
+
+The score of (query, document) is log P(query | prompt with the document): the sum of the
+query tokens' log-probabilities, not length-normalised. The SGPT loop runs prompt + query
+through the model once per pair and takes log-softmax over every position. Here, with the
+same scores:
+
+* each distinct (truncated) prompt runs once; its key/value cache is copied to every query
+  that re-ranks that document, and only the query tokens run on top of it (a document cut to
+  fit the context loses a number of tokens that depends on the query's length, so then only
+  queries of equal length share its prompt);
+* the vocabulary projection and log-softmax run only at the positions that predict query tokens;
+* batches hold prompts of similar length (sorted, longest first), left-padded so that the
+  distances between tokens, which local-attention layers (GPT-Neo) look at, are those of the
+  unpadded sequence;
+* on CUDA out-of-memory the batch size halves and the batch runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import SgptEvalError
+from .score_cache import ScoreCache
+from .options import ModelOptions, default_device, resolve_dtype
+from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
+from .store import ModelSource, load_pretrained, source_of
+
+log = logging.getLogger(__name__)
+
+# Config fields of models whose forward rescales the logits after the vocabulary projection,
+# which projecting the selected hidden states ourselves would skip.
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+_PAD = 0  # any id: padded positions are masked out
+# Prompts batched together differ in length by at most this fraction of the longest: the
+# padding is computed like real tokens, so mixing long and short prompts wastes the difference.
+_PADDING_SLACK = 0.1
+
+Batch = list[tuple[tuple[int, ...], list[int]]]  # (prompt ids, indices of the pairs that share it)
+DEFAULT_BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class CrossEncoderSettings:
+    """Everything that changes the scores; the key of the score cache and part of the report."""
+
+    model: str
+    revision: str
+    template: str
+    max_length: int
+    dtype: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan(
+    source: ModelSource,
+    template: str | None = None,
+    max_length: int | None = None,
+    dtype: str = "auto",
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[CrossEncoderSettings, str]:
+    """The settings a cross-encoder will have, from its config alone (no weights loaded)."""
+    from transformers import AutoConfig
+
+    device = device or default_device()
+    config = AutoConfig.from_pretrained(source.path, trust_remote_code=trust_remote_code)
+    limit = max_length or getattr(config, "max_position_embeddings", None)
+    if not limit:
+        raise SgptEvalError(f"model {source.name}: its config gives no context length; pass --max-length")
+    template = resolve_template(template or DEFAULT_TEMPLATE)
+    return CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(dtype, device)), device
+
+
+def describe(options: ModelOptions, cache_dir: Path) -> CrossEncoderSettings:
+    """The settings `SGPTCrossEncoder.from_options` would load, without loading any weights."""
+    options.check("cross")
+    return plan(source_of(options, cache_dir), **_plan_arguments(options))[0]
+
+
+def _plan_arguments(options: ModelOptions) -> dict:
+    return {"template": options.template, "max_length": options.max_length, "dtype": options.dtype,
+            "device": options.device, "trust_remote_code": options.trust_remote_code}
+
+
+class SGPTCrossEncoder:
+    def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, allow_pickle: bool = False,
+                 score_cache_dir: Path | None = None, **options) -> None:
+        """`options`: those of `plan` (template, max_length, dtype, device, trust_remote_code)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        started = time.perf_counter()
+        if batch_size < 1:
+            raise SgptEvalError(f"--batch-size {batch_size}: must be at least 1")
+        self.settings, self.device = plan(source, **options)
+        trust_remote_code = options.get("trust_remote_code", False)
+        self.batch_size = batch_size
+        self.dtype = self.settings.dtype
+        try:
+            self.model = load_pretrained(AutoModelForCausalLM, source.path, source.name, self.dtype, allow_pickle,
+                                         trust_remote_code)
+        except ValueError as exc:
+            raise SgptEvalError(
+                f"model {source.name}: not a causal language model, AutoModelForCausalLM cannot load it "
+                f"({str(exc).splitlines()[0]}); SGPT-CE needs a GPT-style decoder"
+            ) from None
+        config = self.model.config
+        rescaled = [name for name in _LOGIT_TRANSFORMS if getattr(config, name, None) is not None]
+        if rescaled:
+            raise SgptEvalError(
+                f"model {source.name}: rescales its logits ({', '.join(rescaled)}), which SGPT-CE does not support"
+            )
+        self.model.to(self.device).eval()
+        self.body = self.model.base_model
+        self.lm_head = self.model.get_output_embeddings()
+        tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
+        self.prompt = PromptTokenizer(tokenizer, self.settings.template, self.settings.max_length)
+        self.score_cache = ScoreCache.for_settings(score_cache_dir, self.settings.as_dict())
+        self.pairs_from_cache = 0
+        self.load_seconds = time.perf_counter() - started
+        log.info("cross-encoder %s on %s", self.settings, self.device)
+
+    @classmethod
+    def from_options(cls, options: ModelOptions, cache_dir: Path, score_cache_dir: Path | None) -> SGPTCrossEncoder:
+        options.check("cross")
+        return cls(source_of(options, cache_dir), batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
+                   allow_pickle=options.allow_pickle, score_cache_dir=score_cache_dir, **_plan_arguments(options))
+
+    # -- BEIR's interface -----------------------------------------------------------------
+    def predict(
+        self, sentences: Sequence[Sequence[str]], batch_size: int | None = None, show_progress_bar: bool = True, **kwargs
+    ) -> list[float]:
+        """Scores of [query, document] pairs, in order; pairs already in the score cache are not run again."""
+        texts = [(str(query), str(doc)) for query, doc in sentences]
+        keys = [ScoreCache.key(query, doc) for query, doc in texts]
+        scores = [self.score_cache.scores.get(key) for key in keys]
+        todo = [i for i, score in enumerate(scores) if score is None]
+        self.pairs_from_cache = len(texts) - len(todo)
+        pairs = self.prompt.pairs([texts[i] for i in todo]) if todo else []
+        with tqdm(total=len(texts), initial=self.pairs_from_cache, desc="re-rank", unit="pair",
+                  disable=not show_progress_bar) as bar:
+            for rows, values in self.score_batches(pairs, batch_size or self.batch_size):
+                done = [todo[row] for row in rows]
+                for i, value in zip(done, values):
+                    scores[i] = value
+                self.score_cache.add((keys[i], value) for i, value in zip(done, values))
+                bar.update(len(rows))
+        return scores
+
+    # -- scoring --------------------------------------------------------------------------
+    def score_batches(self, pairs: list[Pair], batch_size: int) -> Iterator[tuple[list[int], list[float]]]:
+        """(indices into `pairs`, their scores), one batch at a time, halving the batch on CUDA OOM."""
+        pending = set(range(len(pairs)))
+        while pending:
+            for batch in self.plan(pairs, sorted(pending), batch_size):
+                try:
+                    values = self.run_batch(batch, pairs)
+                except torch.cuda.OutOfMemoryError:
+                    if batch_size == 1:
+                        raise SgptEvalError(
+                            f"out of GPU memory scoring one pair of {max(len(p) for p, _ in batch)} prompt tokens; "
+                            "lower --max-length or use --dtype float16"
+                        ) from None
+                    batch_size //= 2
+                    log.warning("out of GPU memory: batch size halved to %d", batch_size)
+                    torch.cuda.empty_cache()
+                    break
+                rows = [i for _, members in batch for i in members]
+                pending.difference_update(rows)
+                yield rows, values
+
+    def plan(self, pairs: list[Pair], indices: list[int], batch_size: int) -> list[Batch]:
+        """Group the pairs by prompt, longest prompts first; at most `batch_size` pairs per batch,
+        prompts of similar length, and a padded width (prompt + query) within the model's context."""
+        by_prompt: dict[tuple[int, ...], list[int]] = {}
+        for i in indices:
+            by_prompt.setdefault(pairs[i].prefix, []).append(i)
+        chunks = []
+        for prefix, members in by_prompt.items():
+            members.sort(key=lambda i: -len(pairs[i].query))
+            chunks += [(prefix, members[start:start + batch_size]) for start in range(0, len(members), batch_size)]
+        chunks.sort(key=lambda chunk: (-len(chunk[0]), -len(pairs[chunk[1][0]].query)))
+        batches: list[Batch] = []
+        rows = longest_query = width = 0
+        for prefix, members in chunks:
+            query = max(longest_query, len(pairs[members[0]].query))
+            fits = (rows + len(members) <= batch_size and width - 1 + query <= self.prompt.max_length
+                    and len(prefix) >= (1 - _PADDING_SLACK) * width)
+            if batches and fits:
+                batches[-1].append((prefix, members))
+                rows, longest_query = rows + len(members), query
+            else:
+                batches.append([(prefix, members)])
+                rows, longest_query, width = len(members), len(pairs[members[0]].query), len(prefix)
+        return batches
+
+    @torch.inference_mode()
+    def run_batch(self, batch: Batch, pairs: list[Pair]) -> list[float]:
+        """Run each prompt once (all but its last token, into the key/value cache), then every
+        query on a copy of its prompt's cache; return each pair's summed query log-probability."""
+        from transformers import DynamicCache
+
+        width = max(len(prefix) for prefix, _ in batch) - 1
+        prefix_ids = torch.full((len(batch), width), _PAD, dtype=torch.long)
+        prefix_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        prefix_positions = torch.zeros((len(batch), width), dtype=torch.long)
+        for g, (prefix, _) in enumerate(batch):
+            n = len(prefix) - 1
+            if n:
+                prefix_ids[g, width - n:] = torch.tensor(prefix[:-1])
+                prefix_mask[g, width - n:] = 1
+                prefix_positions[g, width - n:] = torch.arange(n)
+        cache = DynamicCache(config=self.model.config)
+        if width:
+            self.body(input_ids=prefix_ids.to(self.device), attention_mask=prefix_mask.to(self.device),
+                      position_ids=prefix_positions.to(self.device), past_key_values=cache, use_cache=True)
+        owner = [g for g, (_, members) in enumerate(batch) for _ in members]
+        cache.batch_select_indices(torch.tensor(owner, device=self.device))
+
+        rows = [pairs[i] for _, members in batch for i in members]
+        length = max(len(pair.query) for pair in rows)
+        ids = torch.full((len(rows), length), _PAD, dtype=torch.long)
+        mask = torch.zeros((len(rows), length), dtype=torch.long)
+        positions = torch.zeros((len(rows), length), dtype=torch.long)
+        for r, pair in enumerate(rows):
+            n = len(pair.query)
+            ids[r, :n] = torch.tensor((pair.prefix[-1], *pair.query[:-1]))
+            mask[r, :n] = 1
+            positions[r] = torch.arange(len(pair.prefix) - 1, len(pair.prefix) - 1 + length)
+        full_mask = torch.cat([prefix_mask[owner], mask], dim=1)
+        hidden = self.body(input_ids=ids.to(self.device), attention_mask=full_mask.to(self.device),
+                           position_ids=positions.to(self.device), past_key_values=cache, use_cache=True).last_hidden_state
+        selected = hidden[mask.to(self.device).bool()]  # the positions that predict query tokens, row by row
+        logprobs = torch.log_softmax(self.lm_head(selected).float(), dim=-1)
+        targets = torch.tensor([token for pair in rows for token in pair.query], device=self.device)
+        token_scores = logprobs.gather(1, targets[:, None]).squeeze(1)
+        lengths = torch.tensor([len(pair.query) for pair in rows], device=self.device)
+        sums = torch.zeros(len(rows), device=self.device).index_add_(
+            0, torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths), token_scores
+        )
+        return sums.tolist()

@@ -1,0 +1,67 @@
+"""What a user sets about a model, declared once: the CLI flags and the TOML keys both come from
+`ModelOptions`' fields, and both encoders take it.
+
+Options are requests (None: the preset's or the checkpoint's own value); the encoders resolve
+them into settings (`EncoderSettings`, `CrossEncoderSettings`), which are what a report records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import SgptEvalError
+from .presets import POOLINGS
+
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+
+
+def option(help: str, **cli) -> dict:
+    """Field metadata: the help text and any argparse settings of the field's flag."""
+    return {"help": help, **cli}
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    model: str = field(metadata=option("preset name, hub id or local folder (see `sgpt-eval models`)"))
+    revision: str | None = field(default=None, metadata=option("hub revision (branch, tag or commit)"))
+    pooling: str | None = field(default=None, metadata=option(
+        "bi-encoder: override the preset's / checkpoint's pooling", choices=POOLINGS))
+    specb: bool | None = field(default=None, metadata=option(
+        "bi-encoder: wrap queries in [ ] and documents in { } token ids (SGPT asymmetric search)"))
+    template: str | None = field(default=None, metadata=option(
+        "cross-encoder prompt: asymmetric (default), symmetric, or your own text containing {doc}"))
+    max_length: int | None = field(default=None, metadata=option(
+        "maximum tokens per text, brackets included (cross-encoder: model input tokens; default: its context)"))
+    dtype: str = field(default="auto", metadata=option(
+        "auto (fp32 on CPU, fp16 on GPU), float32, float16, bfloat16", choices=("auto", *DTYPE_NAMES)))
+    device: str | None = field(default=None, metadata=option("cpu, cuda, cuda:1 ... (default: cuda when available)"))
+    batch_size: int | None = field(default=None, metadata=option(
+        "texts (bi-encoder, default 32) or pairs (cross-encoder, default 16) per forward pass"))
+    allow_pickle: bool = field(default=False, metadata=option(
+        "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
+    trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
+
+    def check(self, kind: str) -> None:
+        """Refuse the options that mean nothing to this kind of model ("bi" or "cross")."""
+        unused = ("template",) if kind == "bi" else ("pooling", "specb")
+        given = [name for name in unused if getattr(self, name) is not None]
+        if given:
+            what = "a bi-encoder" if kind == "bi" else "a cross-encoder"
+            raise SgptEvalError(f"{', '.join(given)}: not a setting of {what} (model {self.model}); drop it")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise SgptEvalError(f"--batch-size {self.batch_size}: must be at least 1")
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """`auto` is fp32 on CPU (fp16 is slow there) and fp16 on GPU."""
+    if dtype == "auto":
+        return "float16" if device.startswith("cuda") else "float32"
+    if dtype not in DTYPE_NAMES:
+        raise SgptEvalError(f"--dtype {dtype}: choose from auto, {', '.join(DTYPE_NAMES)}")
+    return dtype

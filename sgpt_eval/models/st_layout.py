@@ -1,0 +1,118 @@
+"""Read a sentence-transformers folder: `modules.json` and each module's config and weights.
+
+We rebuild the stack ourselves (no `SentenceTransformer` object) so that SGPT's bracket
+tokenization and pooling run the same way for every checkpoint, and so that nothing is
+unpickled unless the user allows it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import SgptEvalError
+
+# sentence-transformers' pooling flags, in the order they are tried.
+_POOLING_FLAGS = {
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+}
+_UNSUPPORTED_FLAGS = ("pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+
+_ACTIVATIONS = {
+    "torch.nn.modules.linear.Identity": torch.nn.Identity,
+    "torch.nn.modules.activation.Tanh": torch.nn.Tanh,
+    "torch.nn.modules.activation.ReLU": torch.nn.ReLU,
+    "torch.nn.modules.activation.GELU": torch.nn.GELU,
+    "torch.nn.modules.activation.Sigmoid": torch.nn.Sigmoid,
+}
+
+
+@dataclass
+class StLayout:
+    """What a sentence-transformers folder says about itself."""
+
+    transformer_dir: Path
+    max_length: int | None = None
+    pooling: str | None = None
+    dense_before_pooling: list[torch.nn.Module] = field(default_factory=list)
+    dense_after_pooling: list[torch.nn.Module] = field(default_factory=list)
+    normalize: bool = False
+
+
+def read(folder: Path, allow_pickle: bool) -> StLayout:
+    """Parse `folder/modules.json`; a plain transformers folder gives a layout of defaults."""
+    modules_file = folder / "modules.json"
+    layout = StLayout(transformer_dir=folder)
+    if not modules_file.is_file():
+        return layout
+    try:
+        modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SgptEvalError(f"{modules_file}: not valid JSON ({exc.msg})") from None
+    for module in sorted(modules, key=lambda m: int(m.get("idx", 0))):
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        path = folder / module.get("path", "")
+        if kind == "Transformer":
+            layout.transformer_dir = path
+            layout.max_length = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+        elif kind == "Pooling":
+            layout.pooling = _pooling_mode(path / "config.json")
+        elif kind == "Dense":
+            dense = _dense(path, allow_pickle)
+            (layout.dense_after_pooling if layout.pooling else layout.dense_before_pooling).append(dense)
+        elif kind == "Normalize":
+            layout.normalize = True
+        else:
+            raise SgptEvalError(f"{modules_file}: module type '{module.get('type')}' is not supported (Transformer, Pooling, Dense, Normalize are)")
+    return layout
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SgptEvalError(f"{path}: not valid JSON ({exc.msg})") from None
+
+
+def _pooling_mode(config_file: Path) -> str:
+    config = _read_json(config_file)
+    for flag, mode in _POOLING_FLAGS.items():
+        if config.get(flag):
+            return mode
+    used = [flag for flag in _UNSUPPORTED_FLAGS if config.get(flag)]
+    raise SgptEvalError(f"{config_file}: pooling {used or 'none set'} is not supported (weightedmean, mean, lasttoken, cls are)")
+
+
+def _dense(folder: Path, allow_pickle: bool) -> torch.nn.Module:
+    config = _read_json(folder / "config.json")
+    activation = config.get("activation_function", "torch.nn.modules.linear.Identity")
+    if activation not in _ACTIVATIONS:
+        raise SgptEvalError(f"{folder / 'config.json'}: activation '{activation}' is not supported ({', '.join(_ACTIVATIONS)})")
+    linear = torch.nn.Linear(config["in_features"], config["out_features"], bias=config.get("bias", True))
+    state = load_weights(folder, allow_pickle)
+    linear.load_state_dict({key.removeprefix("linear."): value for key, value in state.items()})
+    return torch.nn.Sequential(linear, _ACTIVATIONS[activation]())
+
+
+def load_weights(folder: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
+    """Read `model.safetensors`; read `pytorch_model.bin` (a pickle) only when the user allowed it."""
+    from safetensors.torch import load_file
+
+    if (folder / "model.safetensors").is_file():
+        return load_file(folder / "model.safetensors")
+    if (folder / "pytorch_model.bin").is_file():
+        if not allow_pickle:
+            raise SgptEvalError(
+                f"{folder / 'pytorch_model.bin'} is a pickle file; pass --allow-pickle-weights to load it "
+                "(with torch's weights-only loader), or convert it to model.safetensors"
+            )
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise SgptEvalError(f"{folder}: no model.safetensors (or pytorch_model.bin) found")

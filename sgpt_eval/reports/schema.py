@@ -1,0 +1,240 @@
+"""The report of one evaluation, BEIR or USEB: typed, with an identity, written and read here only.
+
+A run's identity is everything that changes its numbers: benchmark, dataset, split, the
+hashes of the data files read, the method, the model's resolved settings (revision included)
+and the run's settings (depth, score function, first stage, query subset). Two evaluations
+share a report file only when they share an identity: the file name is a readable label plus
+a digest of it, `results/<benchmark>/<dataset>/<method>/<label>.<digest>.json`, with the
+ranking beside it as a TREC file. How a run was made without changing its numbers (device,
+batch size, caches, timings, versions) is recorded too, but is not part of the identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import SgptEvalError
+from ..models.presets import find_preset
+from ..models.store import slug
+from ..retrieval.ranking import Ranking, write_trec
+from ..storage import digest, write_json
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+BENCHMARKS = ("beir", "useb")
+# Settings that say where and on what a run was measured rather than how: a regression
+# baseline still applies when they change (it then says so).
+PROVENANCE_SETTINGS = ("revision",)
+_PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "beir", "faiss-cpu", "faiss-gpu",
+             "pytrec-eval-terrier", "numpy", "bm25s", "pandas", "scikit-learn", "scipy")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What makes two runs the same run; its digest names the report file."""
+
+    benchmark: str
+    dataset: str
+    split: str
+    data_files_sha256: dict[str, str]
+    method: str
+    model: dict | None  # resolved model settings (None for BM25)
+    settings: dict  # the run's settings that change its numbers
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        return digest(self.as_dict(), 12)
+
+    @property
+    def model_name(self) -> str:
+        """The system's model: a preset's name for its hub id too, and "bm25s" for BM25."""
+        if self.model is None:
+            return "bm25s"
+        preset = find_preset(self.model["model"])
+        return preset.name if preset else self.model["model"]
+
+    def label(self) -> str:
+        """A readable file stem: the model, and the query subset when there is one."""
+        max_queries = self.settings.get("max_queries")
+        return slug(self.model_name) + (f"-first{max_queries}q" if max_queries else "")
+
+    def configuration(self) -> dict[str, object]:
+        """Every setting as one flat `name=value` mapping (model settings, then run settings, then
+        the split when it is not the dataset's evaluation split): what tells two configurations of
+        one system apart in a table."""
+        from ..data.beir import default_split
+
+        flat = {key: value for key, value in (self.model or {}).items() if key != "model"}
+        flat.update(_flatten(self.settings))
+        if self.benchmark == "beir" and self.split != default_split(self.dataset.split("/")[0]):
+            flat["split"] = self.split
+        return flat
+
+    def comparable(self) -> dict:
+        """The identity less what a regression baseline tolerates changing (model revision, data hashes)."""
+        model = {key: value for key, value in (self.model or {}).items() if key not in PROVENANCE_SETTINGS}
+        return {**self.as_dict(), "model": model or None, "data_files_sha256": None}
+
+
+def _flatten(settings: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@dataclass
+class Report:
+    identity: Identity
+    main_metric: str
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]  # metric -> query id -> score (BEIR: NDCG@10)
+    details: dict  # how it ran: device, batch size, caches, counts
+    timings_s: dict[str, float]
+    versions: dict[str, str] = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)
+    command: str = ""
+    created: str = ""
+    ranking_file: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def main_score(self) -> float:
+        return self.metrics[self.main_metric]
+
+    def file_stem(self) -> str:
+        return f"{self.identity.label()}.{self.identity.digest()}"
+
+    def path(self, results_dir: Path) -> Path:
+        identity = self.identity
+        return Path(results_dir) / identity.benchmark / identity.dataset / identity.method / f"{self.file_stem()}.json"
+
+    def to_json(self) -> dict:
+        return {"schema_version": self.schema_version, "identity": self.identity.as_dict(), "digest": self.identity.digest(),
+                **{name: getattr(self, name) for name in _BODY}}
+
+
+_BODY = ("main_metric", "metrics", "per_query", "details", "timings_s", "versions", "hardware", "command", "created",
+         "ranking_file")
+
+
+def new_report(identity: Identity, main_metric: str, metrics: dict[str, float], per_query: dict[str, dict[str, float]],
+               details: dict, timings: dict[str, float]) -> Report:
+    """A report of a run that just finished, with the provenance of this process."""
+    return Report(
+        identity=identity, main_metric=main_metric, metrics=metrics, per_query=per_query, details=details,
+        timings_s={name: round(value, 3) for name, value in timings.items()}, versions=package_versions(),
+        hardware=hardware(), command=" ".join(sys.argv),
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def write_report(report: Report, results_dir: Path, ranking: Ranking | None = None) -> Path:
+    """Write the ranking (TREC) first and the report last, each atomically: a report means a finished run."""
+    path = report.path(results_dir)
+    if ranking is not None:
+        ranking_path = path.parent / f"{report.file_stem()}.trec"
+        write_trec(ranking_path, ranking, tag=f"{report.identity.method}-{report.file_stem()}")
+        report.ranking_file = ranking_path.name
+    write_json(path, report.to_json())
+    return path
+
+
+def read_report(path: Path) -> Report:
+    """A report from disk, checked field by field; anything else is one error naming the file."""
+    payload = read_json(path)
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SgptEvalError(f"{path}: report schema {version or 1}, this sgpt-eval reads schema {SCHEMA_VERSION}; "
+                            "run the evaluation again to rewrite it")
+    try:
+        identity = Identity(**payload["identity"])
+        report = Report(identity=identity, **{name: payload[name] for name in _BODY})
+    except (KeyError, TypeError) as exc:
+        raise SgptEvalError(f"{path}: not a complete report ({exc}); run the evaluation again") from None
+    if payload.get("digest") != identity.digest():
+        raise SgptEvalError(f"{path}: its identity does not match its digest (edited by hand?); run the evaluation again")
+    if identity.benchmark not in BENCHMARKS or not _finite(report.metrics.get(report.main_metric)):
+        raise SgptEvalError(f"{path}: no finite {report.main_metric} for benchmark {identity.benchmark}; run it again")
+    return report
+
+
+def read_json(path: Path) -> dict:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SgptEvalError(f"{path}: no such file; check the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SgptEvalError(f"{path}: not valid JSON ({exc}); fix or delete the file") from None
+    if not isinstance(payload, dict):
+        raise SgptEvalError(f"{path}: expected a JSON object; fix or delete the file")
+    return payload
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def find_reports(results_dir: Path, benchmark: str | None = None) -> list[tuple[Path, Report]]:
+    """Every report under `results_dir` (of one benchmark when given); unreadable files are
+    skipped with a warning naming them, so one stray file does not hide the rest."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise SgptEvalError(f"{results_dir}: no such results folder; run an evaluation first or pass --results-dir")
+    found = []
+    for name in (benchmark,) if benchmark else BENCHMARKS:
+        for path in sorted((results_dir / name).rglob("*.json")):
+            try:
+                found.append((path, read_report(path)))
+            except SgptEvalError as exc:
+                log.warning("skipped: %s", exc)
+    return found
+
+
+def existing(results_dir: Path, identity: Identity) -> Path | None:
+    """The report of this identity, if one is on disk and reads back as that identity."""
+    probe = Report(identity, "", {}, {}, {}, {})
+    path = probe.path(results_dir)
+    if not path.is_file():
+        return None
+    try:
+        return path if read_report(path).identity == identity else None
+    except SgptEvalError as exc:
+        log.warning("%s; it will be written again", exc)
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def hardware() -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info

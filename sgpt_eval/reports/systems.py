@@ -1,0 +1,47 @@
+"""How tables and comparisons name a system: its method and model, plus the settings that tell
+it apart from another configuration of the same model shown beside it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .schema import Identity
+
+
+def base_label(identity: Identity) -> str:
+    """e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+SmolLM2-135M (rerank)"."""
+    model = identity.model_name
+    if identity.method == "bm25":
+        return "BM25"
+    if identity.method == "rerank":
+        first = identity.settings.get("first_stage", {}).get("kind")
+        return f"BM25+{model} (rerank)" if first == "bm25" else f"{model} (rerank)"
+    return f"{model} ({identity.method})"
+
+
+def labels(identities: Sequence[Identity]) -> list[str]:
+    """One label per identity: the base label, and where one base has several configurations,
+    the settings whose values differ among them (a split other than the evaluation split is
+    always named)."""
+    configurations = [identity.configuration() for identity in identities]
+    groups: dict[str, list[dict]] = {}
+    for identity, configuration in zip(identities, configurations):
+        groups.setdefault(base_label(identity), []).append(configuration)
+    differing = {base: _differing(group) for base, group in groups.items()}
+    result = []
+    for identity, configuration in zip(identities, configurations):
+        base = base_label(identity)
+        keys = [key for key in differing[base] if key != "split"] + (["split"] if "split" in configuration else [])
+        shown = ", ".join(f"{key}={_text(configuration.get(key))}" for key in keys)
+        result.append(f"{base} [{shown}]" if shown else base)
+    return result
+
+
+def _differing(configurations: list[dict]) -> list[str]:
+    keys = list(dict.fromkeys(key for configuration in configurations for key in configuration))
+    return [key for key in keys if len({json.dumps(c.get(key), sort_keys=True) for c in configurations}) > 1]
+
+
+def _text(value) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,292 @@
+"""The SGPT paper's BEIR table (datasets as rows, systems as columns) from our run reports.
+
+Published numbers stand beside each of our systems that has one, with the difference
+(ours - published), so a reproduction gap is read off the table rather than worked out.
+A missing cell stays missing (NaN, shown as "–"): an average never counts it as zero.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.beir import CQADUPSTACK_FORUMS, default_split
+from ..errors import SgptEvalError
+from ..models.presets import find_preset
+from ..storage import atomic_open
+from .schema import find_reports
+from .systems import labels
+
+METRIC = "NDCG@10"
+# BEIR's 18 datasets without MS MARCO, in the BEIR paper's order; the BEIR average is over these.
+BEIR_18 = (
+    "trec-covid", "bioasq", "nfcorpus", "nq", "hotpotqa", "fiqa", "signal1m", "trec-news", "robust04",
+    "arguana", "webis-touche2020", "cqadupstack", "quora", "dbpedia-entity", "scidocs", "fever",
+    "climate-fever", "scifact",
+)
+# MS MARCO (dev) is in-domain for the msmarco models: shown last, left out of every average.
+DATASET_ORDER = (*BEIR_18, "msmarco")
+LABELS = {
+    "trec-covid": "TREC-COVID", "bioasq": "BioASQ", "nfcorpus": "NFCorpus", "nq": "NQ", "hotpotqa": "HotpotQA",
+    "fiqa": "FiQA-2018", "signal1m": "Signal-1M (RT)", "trec-news": "TREC-NEWS", "robust04": "Robust04",
+    "arguana": "ArguAna", "webis-touche2020": "Touché-2020", "cqadupstack": "CQADupStack", "quora": "Quora",
+    "dbpedia-entity": "DBPedia", "scidocs": "SCIDOCS", "fever": "FEVER", "climate-fever": "Climate-FEVER",
+    "scifact": "SciFact", "msmarco": "MS MARCO (dev)",
+}
+AVERAGE_18 = "average-18"  # the dataset name of published averages in the CSV
+AVERAGE_18_LABEL = "Average (18 datasets, no MS MARCO)"
+METHOD_ORDER = ("bm25", "dense", "rerank")
+# The published number that measures the same system: the harness's BM25 is bm25s, and
+# SGPT-CE re-ranks BM25's top 100 as our `rerank` method does.
+REFERENCE_NAME = {"dense": "{model}", "bm25": "BM25 (bm25s)", "rerank": "SGPT-CE {model}"}
+MISSING = "–"
+PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
+TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
+REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "max_queries", "evaluation_split", "path")
+
+
+def load_reports(results_dir: Path) -> pd.DataFrame:
+    """One row per BEIR report: dataset, method, model, split, system (its column label),
+    parameters, max_queries (set for runs on the first N queries only), whether the split is the
+    dataset's evaluation split, path and every metric."""
+    found = find_reports(results_dir, "beir")
+    identities = [report.identity for _, report in found]
+    rows = []
+    for (path, report), system in zip(found, labels(identities)):
+        identity = report.identity
+        preset = find_preset(identity.model_name)
+        rows.append({
+            "dataset": identity.dataset, "method": identity.method, "model": identity.model_name,
+            "split": identity.split, "system": system, "parameters": preset.parameters if preset else math.nan,
+            "max_queries": identity.settings.get("max_queries") or math.nan,
+            "evaluation_split": identity.split == default_split(identity.dataset.split("/")[0]),
+            "path": str(path), **report.metrics,
+        })
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*REPORT_COLUMNS, METRIC])
+    _check_unique(frame)
+    return frame
+
+
+def _check_unique(reports: pd.DataFrame) -> None:
+    """Two reports of one configuration on one dataset would make the table pick one silently."""
+    key = ["dataset", "split", "system"]
+    twice = reports[reports.duplicated(key, keep=False)]
+    if not twice.empty:
+        paths = " and ".join(twice.sort_values(key)["path"].head(2))
+        raise SgptEvalError(f"{paths} report the same system on the same dataset and split, "
+                            "in one configuration; move one out of the results folder")
+
+
+def system_scores(reports: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """BEIR datasets x systems, the 12 CQADupStack forums folded into one row.
+
+    The CQADupStack row is the mean of the forums only when all 12 are there; otherwise it is missing.
+    """
+    evaluated = reports
+    if evaluated.empty or metric not in evaluated:
+        return pd.DataFrame(dtype=float)
+    wide = evaluated.pivot(index="dataset", columns="system", values=metric).astype(float)
+    forums = [f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS]
+    if wide.index.isin(forums).any():
+        wide.loc["cqadupstack"] = wide.reindex(forums).mean(skipna=False)
+    systems = sorted(wide.columns, key=lambda name: _system_order(evaluated, name))
+    return wide.reindex(index=[name for name in DATASET_ORDER if name in wide.index], columns=systems)
+
+
+def _system_order(reports: pd.DataFrame, system: str) -> tuple:
+    """BM25 first, then bi-encoders, then re-rankers; smaller models first, as the paper's columns go."""
+    row = reports[reports["system"] == system].iloc[0]
+    method_rank = METHOD_ORDER.index(row["method"]) if row["method"] in METHOD_ORDER else len(METHOD_ORDER)
+    size = row["parameters"] if not math.isnan(row["parameters"]) else math.inf
+    return method_rank, row["method"], size, system
+
+
+def read_published(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Published NDCG@10 as datasets x models, and each model's source(s) as one line."""
+    try:
+        table = pd.read_csv(path, dtype={"dataset": str, "model": str, "source": str})
+    except FileNotFoundError:
+        raise SgptEvalError(f"{path}: no such published-scores CSV; pass --published-csv or restore the file") from None
+    if tuple(table.columns) != PUBLISHED_COLUMNS:
+        raise SgptEvalError(f"{path}: columns must be {', '.join(PUBLISHED_COLUMNS)}; fix the header")
+    values = pd.to_numeric(table["ndcg@10"], errors="coerce")
+    if values.isna().any() or table["source"].isna().any():
+        line = int((values.isna() | table["source"].isna()).to_numpy().argmax()) + 2
+        raise SgptEvalError(f"{path}:{line}: every row needs a number and a source; fix the row")
+    if table.duplicated(["dataset", "model"]).any():
+        line = int(table.duplicated(["dataset", "model"]).to_numpy().argmax()) + 2
+        raise SgptEvalError(f"{path}:{line}: a second number for the same dataset and model; keep one")
+    wide = table.assign(value=values).pivot(index="dataset", columns="model", values="value")
+    return wide, {model: _sources(rows) for model, rows in table.groupby("model")}
+
+
+def _sources(rows: pd.DataFrame) -> str:
+    """One model's source, or each of its sources with the datasets it gives."""
+    by_source = rows.groupby("source", sort=False)["dataset"].apply(list)
+    if len(by_source) == 1:
+        return by_source.index[0]
+    return "; ".join(f"{source} [{', '.join(datasets)}]" for source, datasets in by_source.items())
+
+
+def build_table(
+    results_dir: Path,
+    published_csv: Path | None = None,
+    datasets: Sequence[str] = (),
+    extra_published: Iterable[str] = (),
+) -> pd.DataFrame:
+    """The paper-layout table of NDCG@10: our systems, their published numbers and the differences.
+
+    `published_csv` defaults to results/published/beir_ndcg10.csv when it exists; `datasets`
+    keeps only those rows (and averages over them); `extra_published` adds published-only
+    columns such as the paper's BM25 or SGPT-5.8B. Notes for the reader are in `table.attrs["notes"]`.
+    """
+    results_dir = Path(results_dir)
+    reports = load_reports(results_dir)
+    notes = [f"NDCG@10. Missing cells ({MISSING}) were not run or not published; no average counts them as zero."]
+    notes += _left_out(reports)
+    if datasets:
+        unknown = sorted(set(datasets) - set(DATASET_ORDER))
+        if unknown:
+            raise SgptEvalError(f"--dataset {', '.join(unknown)}: not a BEIR dataset; choose from {', '.join(DATASET_ORDER)}")
+        reports = reports[reports["dataset"].str.split("/").str[0].isin(datasets)]
+    if reports.empty:
+        notes.append(f"No run reports under {results_dir}{' for ' + ', '.join(datasets) if datasets else ''}.")
+    ours = system_scores(reports)
+    notes += _partial_cqadupstack(reports)
+    notes += [f"{system}: first {max_queries:g} queries only; not set against published numbers."
+              for system, max_queries in reports.groupby("system")["max_queries"].max().dropna().items()]
+
+    published, sources = _published(results_dir, published_csv)
+    columns, pairs = _columns(ours, reports, published, extra_published)
+    notes += [f"{name} -- {sources[name.removeprefix('published: ')]}" for name in columns if name.startswith("published: ")]
+
+    values = pd.DataFrame(columns, dtype=float)
+    rows = [name for name in DATASET_ORDER if name in values.index and (not datasets or name in datasets)]
+    values = values.reindex(rows).dropna(how="all")
+    subset = [name for name in BEIR_18 if name in ours.index and ours.loc[name].notna().all()]
+    averages = {AVERAGE_18_LABEL: _average_18(values, published)}
+    if subset and len(subset) < len(BEIR_18):
+        label = f"Average ({len(subset)} of 18 datasets run)"
+        averages[label] = values.reindex(subset).mean(skipna=False)
+        notes.append(f"{label}: over {', '.join(LABELS[name] for name in subset)} -- the datasets every system here was run on.")
+    table = pd.concat([values.rename(index=LABELS), pd.DataFrame(averages).T]).dropna(how="all")
+    for system, reference, difference in pairs:
+        table.insert(table.columns.get_loc(reference) + 1, difference, table[system] - table[reference])
+    table.index.name = "dataset"
+    table.attrs["notes"] = notes
+    return table
+
+
+def _columns(
+    ours: pd.DataFrame, reports: pd.DataFrame, published: pd.DataFrame, extra_published: Iterable[str],
+) -> tuple[dict[str, pd.Series], list[tuple[str, str, str]]]:
+    """Each of our systems followed by its published number; then any published-only columns asked for.
+
+    A run on the first N queries only, or on another split, gets no published number: the two
+    measure different query sets.
+
+    Also returns the (ours, published, difference) column names whose difference the table shows.
+    """
+    columns: dict[str, pd.Series] = {}
+    pairs = []
+    systems = reports.drop_duplicates("system").set_index("system")
+    for system in ours.columns:
+        columns[system] = ours[system]
+        method, model, max_queries, evaluation_split = systems.loc[
+            system, ["method", "model", "max_queries", "evaluation_split"]]
+        reference = REFERENCE_NAME.get(method, "").format(model=model)
+        if reference in published and math.isnan(max_queries) and evaluation_split:
+            columns[f"published: {reference}"] = published[reference]
+            pairs.append((system, f"published: {reference}", f"Δ {system}"))
+    for name in extra_published:
+        if name not in published:
+            raise SgptEvalError(f"--published {name}: not in the published CSV; choose from {', '.join(published.columns)}")
+        columns.setdefault(f"published: {name}", published[name])
+    return columns, pairs
+
+
+def _published(results_dir: Path, published_csv: Path | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    default = results_dir / "published" / "beir_ndcg10.csv"
+    if published_csv is None and not default.is_file():
+        return pd.DataFrame(dtype=float), {}
+    return read_published(published_csv or default)
+
+
+def _average_18(values: pd.DataFrame, published: pd.DataFrame) -> pd.Series:
+    """The BEIR average where all 18 are present; a published average from the CSV otherwise, if one exists."""
+    average = values.reindex(BEIR_18).mean(skipna=False)
+    if AVERAGE_18 in published.index:
+        stated = published.loc[AVERAGE_18].rename(lambda model: f"published: {model}")
+        average = average.fillna(stated.reindex(average.index))
+    return average
+
+
+def _left_out(reports: pd.DataFrame) -> list[str]:
+    """Reports the table does not show, said so rather than dropped unseen."""
+    return [f"{row['path']}: {row['dataset']} is not a BEIR dataset; left out."
+            for _, row in reports.iterrows() if row["dataset"].split("/")[0] not in DATASET_ORDER]
+
+
+def _partial_cqadupstack(reports: pd.DataFrame) -> list[str]:
+    forums = reports[reports["dataset"].str.startswith("cqadupstack/")]
+    counts = forums.groupby("system")["dataset"].nunique()
+    return [f"CQADupStack, {system}: {count} of 12 forums run; missing until all 12 are."
+            for system, count in counts.items() if count < len(CQADUPSTACK_FORUMS)]
+
+
+def render(table: pd.DataFrame, fmt: str) -> str:
+    """The table as Markdown ("md"), LaTeX ("latex", booktabs) or CSV ("csv", missing cells empty)."""
+    if fmt == "csv":
+        return table.to_csv(float_format="%.5f", na_rep="")
+    if fmt not in TABLE_FORMATS:
+        raise SgptEvalError(f"--format {fmt}: choose from {', '.join(TABLE_FORMATS)}")
+    cells = [[_cell(column, value) for column, value in row.items()] for _, row in table.iterrows()]
+    return (_markdown if fmt == "md" else _latex)(table, cells)
+
+
+def _cell(column: str, value: float) -> str:
+    if pd.isna(value):
+        return MISSING
+    return f"{value:+.4f}" if column.startswith("Δ ") else f"{value:.4f}"
+
+
+def _markdown(table: pd.DataFrame, cells: list[list[str]]) -> str:
+    lines = ["| " + " | ".join([table.index.name, *table.columns]) + " |",
+             "|" + "---|" + "---:|" * len(table.columns)]
+    lines += ["| " + " | ".join([label, *row]) + " |" for label, row in zip(table.index, cells)]
+    return "\n".join(lines + [""] + [f"- {note}" for note in table.attrs.get("notes", [])]) + "\n"
+
+
+def _latex(table: pd.DataFrame, cells: list[list[str]]) -> str:
+    header = " & ".join(_tex(str(name)) for name in [table.index.name, *table.columns])
+    lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule", header + r" \\", r"\midrule"]
+    first_average = next((i for i, label in enumerate(table.index) if str(label).startswith("Average")), None)
+    for i, (label, row) in enumerate(zip(table.index, cells)):
+        if i == first_average and i > 0:
+            lines.append(r"\midrule")
+        lines.append(" & ".join(_tex(text) for text in [str(label), *row]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines + [f"% {note}" for note in table.attrs.get("notes", [])]) + "\n"
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+        "$": r"\$", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$", MISSING: "--"}
+
+
+def _tex(text: str) -> str:
+    return re.sub("|".join(map(re.escape, _TEX)), lambda match: _TEX[match.group()], text)
+
+
+def write_tables(table: pd.DataFrame, output_dir: Path, stem: str = "beir_ndcg10") -> list[Path]:
+    """The table in every format under `output_dir`, each file written atomically."""
+    paths = []
+    for fmt, suffix in TABLE_FORMATS.items():
+        path = Path(output_dir) / f"{stem}.{suffix}"
+        with atomic_open(path) as handle:
+            handle.write(render(table, fmt))
+        paths.append(path)
+    return paths

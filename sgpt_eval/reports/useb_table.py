@@ -1,0 +1,89 @@
+"""The SGPT paper's USEB table: datasets as columns plus their average, published rows beside ours.
+
+Scores are shown as USEB and the paper show them: main metric x 100, two decimals. The
+average is only given when all four datasets were measured; a cell without a score says so.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..data.useb import DATASETS
+from ..errors import SgptEvalError
+from .schema import find_reports
+from .systems import labels
+
+PUBLISHED_CSV = Path(__file__).resolve().parents[2] / "results" / "published" / "useb.csv"
+TITLES = {"askubuntu": "AskUbuntu", "cqadupstack": "CQADupStack", "twitterpara": "TwitterPara", "scidocs": "SciDocs"}
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    model: str
+    source: str
+    scores: dict[str, float | None]  # dataset -> score x 100, None where there is none
+    average: float | None
+
+
+def published_rows(path: Path = PUBLISHED_CSV) -> list[TableRow]:
+    """The published SGPT nli rows, with the source each number comes from."""
+    if not path.is_file():
+        raise SgptEvalError(f"{path}: the published USEB scores are missing; pass --published with the CSV")
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        wanted = {"model", *DATASETS, "avg", "source"}
+        if not wanted <= set(reader.fieldnames or ()):
+            raise SgptEvalError(f"{path}: needs the columns {', '.join(sorted(wanted))}")
+        rows = []
+        for record in reader:
+            try:
+                scores = {name: float(record[name]) for name in DATASETS}
+                average = float(record["avg"])
+            except ValueError:
+                raise SgptEvalError(f"{path} line {reader.line_num}: scores must be numbers") from None
+            rows.append(TableRow(record["model"], f"published: {record['source']}", scores, average))
+    return rows
+
+
+def measured_rows(output_dir: Path, split: str = "test", models: Sequence[str] | None = None) -> list[TableRow]:
+    """One row per model configuration with a USEB report under `output_dir` (only `models`, when given)."""
+    wanted = set(models) if models else None
+    reports = [report for _, report in find_reports(output_dir, "useb") if report.identity.split == split
+               and (wanted is None or report.identity.model_name in wanted or report.identity.model["model"] in wanted)]
+    found: dict[str, dict[str, float | None]] = {}
+    for report, label in zip(reports, labels([report.identity for report in reports])):
+        name = label.replace(" (dense)", "")
+        found.setdefault(name, dict.fromkeys(DATASETS))[report.identity.dataset] = 100 * report.main_score
+    return [TableRow(model, f"measured ({split})", scores, _average(scores)) for model, scores in found.items()]
+
+
+def _average(scores: dict[str, float | None]) -> float | None:
+    values = list(scores.values())
+    return None if None in values else sum(values) / len(values)
+
+
+def markdown(rows: Iterable[TableRow]) -> str:
+    header = ["model", *(TITLES[name] for name in DATASETS), "avg", "source"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(DATASETS) + 1) + "---|"]
+    for row in rows:
+        cells = [row.model, *(_cell(row.scores[name]) for name in DATASETS), _cell(row.average), row.source]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.2f}"
+
+
+def useb_table(
+    output_dir: Path, split: str = "test", models: Sequence[str] | None = None, published: Path = PUBLISHED_CSV
+) -> str:
+    """The published rows, then ours, as a Markdown table."""
+    measured = measured_rows(output_dir, split, models)
+    if models and not measured:
+        raise SgptEvalError(f"no USEB report for {', '.join(models)} under {output_dir / 'useb'}; run `sgpt-eval useb` first")
+    return markdown([*published_rows(published), *measured])

@@ -1,0 +1,99 @@
+"""Rankings (query id -> document id -> score) and their files: TREC run files (`qid Q0 docid
+rank score tag`, one line per retrieved document) and SGPT's JSON results (`{query_id: {doc_id:
+score}}`), so that a published first stage, such as the SGPT paper's Elasticsearch BM25 top-100,
+or any report's own ranking file, can be re-ranked as it is."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection
+from pathlib import Path
+
+from ..errors import SgptEvalError
+from ..storage import atomic_open
+
+log = logging.getLogger(__name__)
+
+Ranking = dict[str, dict[str, float]]
+
+
+def write_trec(path: Path, results: Ranking, tag: str) -> None:
+    tag = tag.replace(" ", "_")
+    with atomic_open(path) as out:
+        for query_id, hits in results.items():
+            ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
+            for rank, (doc_id, score) in enumerate(ranked, start=1):
+                out.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+
+
+def read_ranking(path: Path) -> Ranking:
+    """A `.json` file is read as SGPT's JSON results, anything else as a TREC run."""
+    if not path.is_file():
+        raise SgptEvalError(f"ranking file {path}: no such file")
+    return read_sgpt_json(path) if path.suffix.lower() == ".json" else read_trec(path)
+
+
+def read_trec(path: Path) -> Ranking:
+    run: Ranking = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            fields = line.split()
+            try:
+                if len(fields) != 6:
+                    raise ValueError
+                query_id, _, doc_id, _, score, _ = fields
+                run.setdefault(query_id, {})[doc_id] = float(score)
+            except ValueError:
+                raise SgptEvalError(
+                    f"{path}:{number}: expected 'query-id Q0 doc-id rank score tag' (6 fields, numeric score), "
+                    f"got {line.strip()!r}"
+                ) from None
+    return run
+
+
+def read_sgpt_json(path: Path) -> Ranking:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SgptEvalError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(payload, dict):
+        raise SgptEvalError(f"{path}: expected a JSON object {{query_id: {{doc_id: score}}}}")
+    run: Ranking = {}
+    for query_id, hits in payload.items():
+        if not isinstance(hits, dict) or not all(_is_number(score) for score in hits.values()):
+            raise SgptEvalError(f"{path}: query {query_id!r} must map document ids to numeric scores")
+        run[str(query_id)] = {str(doc_id): float(score) for doc_id, score in hits.items()}
+    return run
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def top_k(ranking: Ranking, k: int) -> Ranking:
+    """The k best documents of each query, its own id excluded (it never counts, as in BEIR)."""
+    return {
+        qid: dict(sorted(((did, s) for did, s in hits.items() if did != qid), key=lambda item: -item[1])[:k])
+        for qid, hits in ranking.items()
+    }
+
+
+def restrict_to(run: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path) -> Ranking:
+    """Keep the entries naming queries and documents of the dataset; warn with counts of the rest."""
+    kept: Ranking = {}
+    unknown_queries = unknown_docs = 0
+    for query_id, hits in run.items():
+        if query_id not in query_ids:
+            unknown_queries += 1
+            continue
+        kept[query_id] = {doc_id: score for doc_id, score in hits.items() if doc_id in doc_ids}
+        unknown_docs += len(hits) - len(kept[query_id])
+    if unknown_queries or unknown_docs:
+        log.warning(
+            "%s: dropped %d queries that are not among the %d judged queries evaluated and %d entries naming "
+            "documents absent from the corpus", source, unknown_queries, len(query_ids), unknown_docs,
+        )
+    return kept
