@@ -22,6 +22,6 @@ def evaluate(
 
 def per_query_ndcg(qrels: dict[str, dict[str, int]], results: dict[str, dict[str, float]], k: int = 10) -> dict[str, float]:
     """NDCG@k of every query in the run, for per-query comparisons between two systems."""
-    run = {qid: {did: s for did, s in hits.items() if did != qid} for qid, hits in results.items()}
-    scores = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{k}"}).evaluate(run)
+    ranking = {qid: {did: s for did, s in hits.items() if did != qid} for qid, hits in results.items()}
+    scores = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{k}"}).evaluate(ranking)
     return {qid: round(values[f"ndcg_cut_{k}"], 6) for qid, values in scores.items()}

@@ -35,7 +35,7 @@ def read_ranking(path: Path) -> Ranking:
 
 
 def read_trec(path: Path) -> Ranking:
-    run: Ranking = {}
+    ranking: Ranking = {}
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -45,13 +45,13 @@ def read_trec(path: Path) -> Ranking:
                 if len(fields) != 6:
                     raise ValueError
                 query_id, _, doc_id, _, score, _ = fields
-                run.setdefault(query_id, {})[doc_id] = float(score)
+                ranking.setdefault(query_id, {})[doc_id] = float(score)
             except ValueError:
                 raise SgptEvalError(
                     f"{path}:{number}: expected 'query-id Q0 doc-id rank score tag' (6 fields, numeric score), "
                     f"got {line.strip()!r}"
                 ) from None
-    return run
+    return ranking
 
 
 def read_sgpt_json(path: Path) -> Ranking:
@@ -61,12 +61,12 @@ def read_sgpt_json(path: Path) -> Ranking:
         raise SgptEvalError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     if not isinstance(payload, dict):
         raise SgptEvalError(f"{path}: expected a JSON object {{query_id: {{doc_id: score}}}}")
-    run: Ranking = {}
+    ranking: Ranking = {}
     for query_id, hits in payload.items():
         if not isinstance(hits, dict) or not all(_is_number(score) for score in hits.values()):
             raise SgptEvalError(f"{path}: query {query_id!r} must map document ids to numeric scores")
-        run[str(query_id)] = {str(doc_id): float(score) for doc_id, score in hits.items()}
-    return run
+        ranking[str(query_id)] = {str(doc_id): float(score) for doc_id, score in hits.items()}
+    return ranking
 
 
 def _is_number(value) -> bool:
@@ -81,11 +81,11 @@ def top_k(ranking: Ranking, k: int) -> Ranking:
     }
 
 
-def restrict_to(run: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path) -> Ranking:
+def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path) -> Ranking:
     """Keep the entries naming queries and documents of the dataset; warn with counts of the rest."""
     kept: Ranking = {}
     unknown_queries = unknown_docs = 0
-    for query_id, hits in run.items():
+    for query_id, hits in ranking.items():
         if query_id not in query_ids:
             unknown_queries += 1
             continue
