@@ -123,8 +123,8 @@ def test_a_run_on_the_first_queries_only_gets_no_published_number(tmp_path):
 
     table = build_table(tmp_path)
 
-    assert list(table.columns) == ["BM25"]
-    assert "BM25: first 50 queries only; not set against published numbers." in table.attrs["notes"]
+    assert list(table.columns) == ["BM25 [max_queries=50]"]
+    assert "BM25 [max_queries=50]: first 50 queries only; not set against published numbers." in table.attrs["notes"]
 
 
 def test_two_reports_of_one_system_are_refused(tmp_path):

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 
 from .schema import Identity
 
+# Settings named in every label where set: a query subset or another split is never a full test run.
+ALWAYS_NAMED = ("max_queries", "split")
+
 
 def base_label(identity: Identity) -> str:
     """e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+SmolLM2-135M (rerank)"."""
@@ -22,8 +25,8 @@ def base_label(identity: Identity) -> str:
 
 def labels(identities: Sequence[Identity]) -> list[str]:
     """One label per identity: the base label, and where one base has several configurations,
-    the settings whose values differ among them (a split other than the evaluation split is
-    always named)."""
+    the settings whose values differ among them (a query subset, and a split other than the
+    evaluation split, are always named)."""
     configurations = [identity.configuration() for identity in identities]
     groups: dict[str, list[dict]] = {}
     for identity, configuration in zip(identities, configurations):
@@ -32,7 +35,8 @@ def labels(identities: Sequence[Identity]) -> list[str]:
     result = []
     for identity, configuration in zip(identities, configurations):
         base = base_label(identity)
-        keys = [key for key in differing[base] if key != "split"] + (["split"] if "split" in configuration else [])
+        keys = [key for key in differing[base] if key not in ALWAYS_NAMED]
+        keys += [key for key in ALWAYS_NAMED if configuration.get(key) is not None]
         shown = ", ".join(f"{key}={_text(configuration.get(key))}" for key in keys)
         result.append(f"{base} [{shown}]" if shown else base)
     return result
