@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from ..data.beir import default_split
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..models.store import slug
@@ -67,16 +68,17 @@ class Identity:
         return preset.name if preset else self.model["model"]
 
     def label(self) -> str:
-        """A readable file stem: the model, and the query subset when there is one."""
+        """A readable name: the model, and the query subset when there is one."""
         max_queries = self.settings.get("max_queries")
         return slug(self.model_name) + (f"-first{max_queries}q" if max_queries else "")
+
+    def file_stem(self) -> str:
+        return f"{self.label()}.{self.digest()}"
 
     def configuration(self) -> dict[str, object]:
         """Every setting as one flat `name=value` mapping (model settings, then run settings, then
         the split when it is not the dataset's evaluation split): what tells two configurations of
         one system apart in a table."""
-        from ..data.beir import default_split
-
         flat = {key: value for key, value in (self.model or {}).items() if key != "model"}
         flat.update(_flatten(self.settings))
         if self.benchmark == "beir" and self.split != default_split(self.dataset.split("/")[0]):
@@ -119,11 +121,10 @@ class Report:
         return self.metrics[self.main_metric]
 
     def file_stem(self) -> str:
-        return f"{self.identity.label()}.{self.identity.digest()}"
+        return self.identity.file_stem()
 
     def path(self, results_dir: Path) -> Path:
-        identity = self.identity
-        return Path(results_dir) / identity.benchmark / identity.dataset / identity.method / f"{self.file_stem()}.json"
+        return report_path(results_dir, self.identity)
 
     def to_json(self) -> dict:
         return {"schema_version": self.schema_version, "identity": self.identity.as_dict(), "digest": self.identity.digest(),
@@ -207,10 +208,14 @@ def find_reports(results_dir: Path, benchmark: str | None = None) -> list[tuple[
     return found
 
 
+def report_path(results_dir: Path, identity: Identity) -> Path:
+    """results/<benchmark>/<dataset>/<method>/<label>.<digest>.json"""
+    return Path(results_dir) / identity.benchmark / identity.dataset / identity.method / f"{identity.file_stem()}.json"
+
+
 def existing(results_dir: Path, identity: Identity) -> Path | None:
     """The report of this identity, if one is on disk and reads back as that identity."""
-    probe = Report(identity, "", {}, {}, {}, {})
-    path = probe.path(results_dir)
+    path = report_path(results_dir, identity)
     if not path.is_file():
         return None
     try:
