@@ -12,7 +12,6 @@ from pathlib import Path
 from .. import folders
 from ..data.beir import expand
 from ..errors import SgptEvalError
-from ..evaluation.pipeline import run_all
 from ..evaluation.specs import METHODS, MODEL_FIELDS, RunSettings, RunSpec, read_config, run_fields
 from ..models.options import ModelOptions
 from .options import add_common, add_fields, print_outcome, values_of
@@ -35,7 +34,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         if MODEL_FIELDS[method]:
             add_fields(parser.add_argument_group("model"), ModelOptions, MODEL_FIELDS[method],
                        {"model": DEFAULT_MODEL[method]})
-        add_common(parser)
+        add_common(parser, threads=True)
         parser.set_defaults(handler=_single_method(method))
 
     run = commands.add_parser("run", help="run datasets x methods x models, skipping runs already measured")
@@ -46,7 +45,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_fields(run, RunSettings, ("split", "max_queries", "use_cache"))
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
-    add_common(run)
+    add_common(run, threads=True)
     run.set_defaults(handler=_run)
 
 
@@ -91,5 +90,7 @@ def _specs(args: argparse.Namespace) -> list[RunSpec]:
 
 
 def _execute(specs: list[RunSpec], args: argparse.Namespace, cache_dir: Path, force: bool) -> None:
+    from ..evaluation.pipeline import run_all
+
     for outcome in run_all(specs, folders.beir_dir(args.data_dir), folders.results_dir(args.output_dir), cache_dir, force):
         print_outcome(outcome)

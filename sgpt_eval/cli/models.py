@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from .. import folders
-from ..data.download import ensure_dataset
 from ..errors import SgptEvalError
 from ..models import store
 from ..models.presets import PRESETS
@@ -24,7 +23,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=_models)
 
     download = commands.add_parser("download", help="download BEIR datasets from the official address")
-    download.add_argument("datasets", nargs="+")
+    download.add_argument("datasets", nargs="+", metavar="DATASET", help="BEIR dataset names, e.g. scifact nfcorpus")
     download.add_argument("--data-dir", help=f"where they go (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
     add_common(download)
     download.set_defaults(handler=_download)
@@ -49,6 +48,8 @@ def _models(args: argparse.Namespace, cache_dir: Path) -> None:
 
 
 def _download(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..data.download import ensure_dataset
+
     data_dir = folders.beir_dir(args.data_dir)
     for name in args.datasets:
         print(f"{name}\t{ensure_dataset(name, data_dir)}")

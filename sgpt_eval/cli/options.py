@@ -6,17 +6,44 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .. import folders
-from ..evaluation.pipeline import Outcome
+from ..errors import SgptEvalError
+
+if TYPE_CHECKING:
+    from ..evaluation.pipeline import Outcome
 
 _TYPES = {"int": int, "float": float, "str": str}
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
+def add_common(parser: argparse.ArgumentParser, threads: bool = False) -> None:
+    """--cache-dir, -v/-q, and for the commands that compute, --threads."""
     parser.add_argument("--cache-dir", help=f"models, embeddings, indexes and scores (default: ${folders.CACHE_ENV} "
                                             "or ~/.cache/sgpt_eval)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    if threads:
+        parser.add_argument("--threads", type=int, metavar="N", help="CPU threads of torch (encoding, scoring) "
+                                                                     "and faiss (search) (default: about one per core)")
+    add_verbosity(parser)
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """-v and -q, which exclude each other."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="debug logging, and the traceback of an error as well as its line")
+    group.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors; no progress bars")
+
+
+def set_threads(threads: int) -> None:
+    """--threads N: torch's and faiss' CPU threads, set before anything runs."""
+    if threads < 1:
+        raise SgptEvalError(f"--threads {threads}: must be at least 1")
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
 
 
 def add_fields(group, cls, names: Iterable[str], defaults: dict | None = None) -> None:

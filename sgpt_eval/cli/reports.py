@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ..errors import SgptEvalError
+from .options import add_verbosity
 
 log = logging.getLogger("sgpt_eval")
 
@@ -16,7 +17,7 @@ DEFAULT_TOLERANCE = 0.005  # absolute NDCG@10; re-runs on other hardware or dtyp
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the table, compare and regress subcommands to `sgpt-eval`'s subparsers."""
     table = commands.add_parser("table", help="the paper's BEIR table from results/, published numbers beside ours")
-    table.add_argument("--results-dir", type=Path, default=Path("results"))
+    _add_results_dir(table)
     table.add_argument("--format", choices=("md", "latex", "csv"), default="md", help="what to print (all three are written)")
     table.add_argument("--dataset", action="append", default=[], help="only this BEIR dataset (repeatable)")
     table.add_argument("--published-csv", type=Path, help="published scores (default: RESULTS_DIR/published/beir_ndcg10.csv)")
@@ -30,15 +31,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--dataset", help="with --a/--b: the dataset whose reports to compare")
     compare.add_argument("--a", help="METHOD:MODEL of system A, e.g. dense:all-MiniLM-L6-v2")
     compare.add_argument("--b", help="METHOD:MODEL of system B, e.g. bm25:bm25s")
-    compare.add_argument("--results-dir", type=Path, default=Path("results"))
+    _add_results_dir(compare)
     compare.add_argument("--permutations", type=int, default=10_000, help="sign flips of the randomization test")
-    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--seed", type=int, default=0, help="seed of the randomization test")
     _defaults(compare, _compare)
 
     regress = commands.add_parser("regress", help="check measured reports against the pinned baselines")
     regress.add_argument("reports", nargs="*", type=Path, metavar="REPORT",
                          help="only these reports (default: every report under --results-dir)")
-    regress.add_argument("--results-dir", type=Path, default=Path("results"))
+    _add_results_dir(regress)
     regress.add_argument("--baselines-dir", type=Path, help="default: RESULTS_DIR/baselines")
     regress.add_argument("--record", action="store_true", help="write baselines from the reports instead of checking")
     regress.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute, for --record")
@@ -46,9 +47,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _defaults(regress, _regress)
 
 
+def _add_results_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", type=Path, default=Path("results"),
+                        help="folder of run reports (default: ./results)")
+
+
 def _defaults(parser: argparse.ArgumentParser, handler) -> None:
-    """These commands use no model cache; main() still reads --cache-dir and -v from every command."""
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    """These commands use no model cache; main() still reads --cache-dir, -v and -q from every command."""
+    add_verbosity(parser)
     parser.set_defaults(handler=handler, cache_dir=None)
 
 

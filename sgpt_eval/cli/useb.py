@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import folders
 from ..data.useb import DATASETS, SPLITS
 from ..errors import SgptEvalError
 from ..evaluation.specs import MODEL_FIELDS
-from ..evaluation.useb import UsebOutcome, run_useb
-from ..models.bi_encoder import SGPTBiEncoder
 from ..models.options import ModelOptions
 from ..reports.useb_table import PUBLISHED_CSV, useb_table
 from .options import add_common, add_fields, values_of
+
+if TYPE_CHECKING:
+    from ..evaluation.useb import UsebOutcome
 
 # The figures printed per dataset after a run (every figure is in the report).
 SUMMARY = {
@@ -35,12 +37,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     useb.add_argument("--split", choices=SPLITS, default="test", help="USEB split (TwitterPara has test only)")
     useb.add_argument("--output-dir", help="reports go to <output-dir>/useb/<dataset>/dense/ (default: ./results)")
     add_fields(useb.add_argument_group("model"), ModelOptions, MODEL_FIELDS["dense"], {"model": "all-MiniLM-L6-v2"})
-    add_common(useb)
+    add_common(useb, threads=True)
     useb.set_defaults(handler=_useb)
 
     table = commands.add_parser("useb-table", help="print the USEB table (Markdown): published SGPT nli rows and ours")
     table.add_argument("--output-dir", help="where `sgpt-eval useb` wrote its reports (default: ./results)")
-    table.add_argument("--split", choices=SPLITS, default="test")
+    table.add_argument("--split", choices=SPLITS, default="test", help="which split's reports to show")
     table.add_argument("--model", action="append", help="only this measured model (repeatable; default: every report)")
     table.add_argument("--published", type=Path, default=PUBLISHED_CSV, help="CSV of published scores with sources")
     add_common(table)
@@ -48,6 +50,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _useb(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..evaluation.useb import run_useb
+    from ..models.bi_encoder import SGPTBiEncoder
+
     options = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS["dense"]))
     output_dir = folders.results_dir(args.output_dir)
     outcomes = run_useb(

@@ -15,10 +15,9 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..errors import SgptEvalError
 from ..folders import USEB_DIR_ENV
+from ..progress import progress_bar
 from ..storage import sha256_file
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ def fetch(url: str, target: Path, remedy: str, context: str = "") -> None:
 def _fetch(url: str, target: Path) -> None:
     with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {url.rsplit('/', 1)[-1]}") as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, desc=f"download {url.rsplit('/', 1)[-1]}") as bar:
             while block := response.read(1 << 20):
                 out.write(block)
                 bar.update(len(block))

@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..data import beir
 from ..data.download import ensure_dataset
 from ..errors import SgptEvalError
 from ..models import bi_encoder, cross_encoder
 from ..models.options import ModelOptions
+from ..progress import progress_bar
 from ..reports.schema import Identity, Report, existing, new_report, read_report, write_report
 from ..retrieval import Retriever
 from ..retrieval.bm25 import BM25Retriever
@@ -128,7 +127,7 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
     models = Models(cache_dir)
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
     outcomes: dict[int, Outcome] = {}
-    progress = tqdm(order, desc="runs", unit="run", disable=len(specs) < 2)
+    progress = progress_bar(order, desc="runs", unit="run", hide=len(specs) < 2)
     for i in progress:
         spec = specs[i]
         progress.set_postfix_str(f"{spec.dataset} {spec.method} {spec.model.model if spec.model else ''}")

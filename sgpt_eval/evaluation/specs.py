@@ -15,7 +15,7 @@ from pathlib import Path
 from ..data.beir import expand
 from ..errors import SgptEvalError
 from ..models.options import ModelOptions, option
-from ..retrieval.bm25 import BM25Settings
+from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
 
 METHODS = ("dense", "bm25", "rerank")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.beir import document_text
 from ..errors import SgptEvalError
+from ..progress import progress_bar
 from . import st_layout
 from .options import ModelOptions, default_device, resolve_dtype
 from .pooling import pool
@@ -179,7 +179,7 @@ class SGPTBiEncoder:
         ids = self.tokenize(texts, kind)
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out: np.ndarray | None = None
-        with tqdm(total=len(ids), desc=f"encode {_PLURAL[kind]}", unit=kind, disable=not show_progress_bar) as bar:
+        with progress_bar(total=len(ids), desc=f"encode {_PLURAL[kind]}", unit=kind, hide=not show_progress_bar) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 vectors = self.embed_ids([ids[i] for i in rows]).cpu().numpy()

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import SgptEvalError
+from ..progress import progress_bar
 from .score_cache import ScoreCache
 from .options import ModelOptions, default_device, resolve_dtype
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
@@ -146,8 +146,8 @@ class SGPTCrossEncoder:
         todo = [i for i, score in enumerate(scores) if score is None]
         self.pairs_from_cache = len(texts) - len(todo)
         pairs = self.prompt.pairs([texts[i] for i in todo]) if todo else []
-        with tqdm(total=len(texts), initial=self.pairs_from_cache, desc="re-rank", unit="pair",
-                  disable=not show_progress_bar) as bar:
+        with progress_bar(total=len(texts), initial=self.pairs_from_cache, desc="re-rank", unit="pair",
+                          hide=not show_progress_bar) as bar:
             for rows, values in self.score_batches(pairs, batch_size or self.batch_size):
                 done = [todo[row] for row in rows]
                 for i, value in zip(done, values):

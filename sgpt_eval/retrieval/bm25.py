@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -21,26 +20,12 @@ from ..data.beir import BeirDataset, Corpus
 from ..errors import SgptEvalError
 from ..storage import atomic_folder, digest, write_json
 from ..timing import timed
+from .bm25_settings import BM25Settings
 from .ranking import Ranking
 
 log = logging.getLogger(__name__)
 
 _DOC_IDS = "doc_ids.json"
-
-
-@dataclass(frozen=True)
-class BM25Settings:
-    """Everything that changes the index. k1=1.5, b=0.75 (bm25s' defaults) reproduce the
-    published bm25s SciFact NDCG@10 (.6874 in MTEB); k1=0.9, b=0.4 (Anserini's) give about .676."""
-
-    k1: float = 1.5
-    b: float = 0.75
-    method: str = "lucene"
-    stemmer: str | None = "english"
-    stopwords: str | None = "en"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class BM25Index:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import faiss
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..data.beir import BeirDataset
 from ..errors import SgptEvalError
 from ..models.bi_encoder import EncoderSettings, SGPTBiEncoder
+from ..progress import progress_bar
 from ..storage import sha256_text
 from ..timing import timed
 from .embedding_cache import EmbeddingCache
@@ -66,7 +66,7 @@ def search(
     queries = _prepare(query_vectors, score_function)
     depth = min(top_k + 1, len(doc_ids))
     results: dict[str, dict[str, float]] = {}
-    for start in tqdm(range(0, len(query_ids), chunk_size), desc="search", unit="chunk", disable=len(query_ids) <= chunk_size):
+    for start in progress_bar(range(0, len(query_ids), chunk_size), desc="search", unit="chunk", hide=len(query_ids) <= chunk_size):
         scores, indices = index.search(queries[start : start + chunk_size], depth)
         for row, query_id in enumerate(query_ids[start : start + chunk_size]):
             hits: dict[str, float] = {}

@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..models.bi_encoder import SGPTBiEncoder
 from ..models.store import slug
+from ..progress import progress_bar
 from ..storage import digest, load_array, save_array, write_json
+
+if TYPE_CHECKING:  # the run settings read DEFAULT_SHARD_SIZE without loading torch
+    from ..models.bi_encoder import SGPTBiEncoder
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class EmbeddingCache:
             write_json(meta, {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "count": len(texts)})
         starts = range(0, len(texts), self.shard_size)
         shards, reused = [], 0
-        for number, start in enumerate(tqdm(starts, desc=f"{kind} shards", unit="shard", disable=len(starts) < 2)):
+        for number, start in enumerate(progress_bar(starts, desc=f"{kind} shards", unit="shard", hide=len(starts) < 2)):
             expected = min(self.shard_size, len(texts) - start)
             path = folder / f"shard-{number:05d}.npy"
             if path.exists():
