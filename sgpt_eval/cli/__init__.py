@@ -8,7 +8,7 @@ import sys
 
 from .. import folders
 from ..errors import SgptEvalError
-from . import evaluate, models, reports, useb
+from . import cache, evaluate, models, reports, useb
 
 log = logging.getLogger("sgpt_eval")
 
@@ -16,7 +16,7 @@ log = logging.getLogger("sgpt_eval")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgpt-eval", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for feature in (evaluate, models, useb, reports):
+    for feature in (evaluate, models, useb, reports, cache):
         feature.add_commands(commands)
     return parser
 
