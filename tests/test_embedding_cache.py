@@ -46,7 +46,7 @@ def test_interrupted_encode_resumes_from_finished_shards(encoder, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         cache.encode(CountingEncoder(encoder, fail_on_call=3), TEXTS, "doc", "hash-1")
     folder = cache.folder(encoder, "doc", "hash-1")
-    assert sorted(p.name for p in folder.glob("shard-*")) == ["shard-00000.npy", "shard-00001.npy"]
+    assert sorted(p.name for p in folder.glob("shard-*.npy")) == ["shard-00000.npy", "shard-00001.npy"]
     assert not list(folder.glob("*.tmp"))
     resumed = CountingEncoder(encoder)
     _, reused = cache.encode(resumed, TEXTS, "doc", "hash-1")

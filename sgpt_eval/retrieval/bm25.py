@@ -3,7 +3,8 @@
 Documents are `document_text` (title + " " + text), lowercased, split into words, stripped of
 English stopwords and stemmed with Snowball (PyStemmer). The index is saved as bm25s writes it:
 `.npy` arrays (loaded with `allow_pickle=False`) and JSON, built in a temporary folder and
-renamed into place, under a key made of the corpus file's hash and every setting that changes it.
+renamed into place, under a key made of the corpus file's hash and every setting that changes it;
+the key itself is kept in the folder's `meta.json` (what `sgpt-eval cache list` and `prune` read).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .ranking import Ranking
 
 log = logging.getLogger(__name__)
 
+SUBFOLDER = "bm25"
+META = "meta.json"  # the index key: corpus hash, settings, bm25s version
 _DOC_IDS = "doc_ids.json"
 
 
@@ -47,11 +50,13 @@ class BM25Index:
         retriever.index(_tokenize(corpus.texts(doc_ids), settings), show_progress=False)
         return cls(retriever, doc_ids, settings)
 
-    def save(self, folder: Path) -> None:
-        """Write the index into a fresh temporary folder, then rename it to `folder` in one step."""
+    def save(self, folder: Path, key: dict) -> None:
+        """Write the index and its key (what it belongs to: `sgpt-eval cache list`) into a fresh
+        temporary folder, then rename it to `folder` in one step."""
         with atomic_folder(folder) as work:
             self.retriever.save(work, allow_pickle=False, show_progress=False)
             write_json(work / _DOC_IDS, self.doc_ids)
+            write_json(work / META, key)
 
     @classmethod
     def load(cls, folder: Path, settings: BM25Settings) -> BM25Index:
@@ -86,11 +91,14 @@ def _tokenize(texts: list[str], settings: BM25Settings, as_ids: bool = True):
     return bm25s.tokenize(texts, stopwords=settings.stopwords or [], stemmer=stemmer, return_ids=as_ids, show_progress=False)
 
 
+def index_key(corpus_sha256: str, settings: BM25Settings) -> dict:
+    """Everything an index depends on (bm25s' version included: its on-disk layout is its own)."""
+    return {"corpus": corpus_sha256, "settings": settings.as_dict(), "bm25s": metadata.version("bm25s")}
+
+
 def index_folder(cache_dir: Path, corpus_sha256: str, settings: BM25Settings) -> Path:
-    """Where the index of this corpus file with these settings lives (bm25s' version included:
-    its on-disk layout is its own)."""
-    key = {"corpus": corpus_sha256, "settings": settings.as_dict(), "bm25s": metadata.version("bm25s")}
-    return cache_dir / "bm25" / digest(key, 20)
+    """Where the index of this corpus file with these settings lives."""
+    return cache_dir / SUBFOLDER / digest(index_key(corpus_sha256, settings), 20)
 
 
 def load_or_build(
@@ -106,7 +114,7 @@ def load_or_build(
         return BM25Index.load(folder, settings), True
     index = BM25Index.build(corpus, settings)
     if folder:
-        index.save(folder)
+        index.save(folder, index_key(corpus_sha256, settings))
     return index, False
 
 

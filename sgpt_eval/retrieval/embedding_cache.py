@@ -3,12 +3,17 @@ interrupted one resumes from the last finished shard.
 
 A cache entry is keyed by everything that changes the vectors (the encoder's settings,
 including model revision, pooling, brackets, maximum length and dtype) and by the content
-encoded (the corpus file's hash). Shards are plain `.npy` arrays: no pickle. Without a cache
-folder nothing is read or written.
+encoded (the corpus file's hash). Shards are plain `.npy` arrays: no pickle. Each shard has a
+record beside it (`shard-00000.json`: rows, dtype, dimension and the sha256 of its bytes),
+written after the shard, so a cache cannot hand back vectors it did not write: a shard that is
+missing its record, does not load, or does not match its record is encoded again, with a
+warning naming the file and why, and only that shard. The folder's `meta.json` says what the
+entry belongs to (`sgpt-eval cache list`). Without a cache folder nothing is read or written.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +23,7 @@ import numpy as np
 
 from ..models.store import slug
 from ..progress import progress_bar
-from ..storage import digest, load_array, save_array, write_json
+from ..storage import digest, load_array, save_array, sha256_file, write_json
 
 if TYPE_CHECKING:  # the run settings read DEFAULT_SHARD_SIZE without loading torch
     from ..models.bi_encoder import SGPTBiEncoder
@@ -26,6 +31,12 @@ if TYPE_CHECKING:  # the run settings read DEFAULT_SHARD_SIZE without loading to
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 2048
+SUBFOLDER = "embeddings"
+META = "meta.json"
+
+
+class DamagedShard(Exception):
+    """Why a shard on disk cannot be trusted; it is encoded again."""
 
 
 class EmbeddingCache:
@@ -35,12 +46,12 @@ class EmbeddingCache:
 
     def folder(self, encoder: SGPTBiEncoder, kind: str, content_id: str) -> Path:
         key = {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "shard_size": self.shard_size}
-        return self.root / "embeddings" / slug(encoder.settings.model) / f"{kind}-{digest(key, 20)}"
+        return self.root / SUBFOLDER / slug(encoder.settings.model) / f"{kind}-{digest(key, 20)}"
 
     def encode(
         self, encoder: SGPTBiEncoder, texts: Sequence[str], kind: str, content_id: str, batch_size: int | None = None
     ) -> tuple[np.ndarray, int]:
-        """Encode `texts` shard by shard, reusing every shard already on disk.
+        """Encode `texts` shard by shard, reusing every shard on disk that verifies.
 
         Returns the vectors and how many shards came from disk.
         """
@@ -48,23 +59,61 @@ class EmbeddingCache:
             return encoder.encode(texts, kind, batch_size), 0
         folder = self.folder(encoder, kind, content_id)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = folder / "meta.json"
-        if not meta.exists():
-            write_json(meta, {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "count": len(texts)})
+        meta = {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "count": len(texts),
+                "shard_size": self.shard_size}
+        write_json(folder / META, meta)
         starts = range(0, len(texts), self.shard_size)
         shards, reused = [], 0
         for number, start in enumerate(progress_bar(starts, desc=f"{kind} shards", unit="shard", hide=len(starts) < 2)):
             expected = min(self.shard_size, len(texts) - start)
             path = folder / f"shard-{number:05d}.npy"
             if path.exists():
-                array = load_array(path)
-                if array.shape[0] == expected:
-                    shards.append(array)
+                try:
+                    shards.append(read_shard(path, expected))
                     reused += 1
                     continue
-                log.warning("%s has %d rows, expected %d; encoding it again", path, array.shape[0], expected)
+                except DamagedShard as exc:
+                    log.warning("%s: %s; encoding it again", path, exc)
             array = encoder.encode(texts[start : start + expected], kind, batch_size)
-            save_array(path, array)
+            write_shard(path, array)
             shards.append(array)
         log.info("%s embeddings: %d of %d shards from the cache in %s", kind, reused, len(starts), folder)
         return np.concatenate(shards), reused
+
+
+def record_path(shard: Path) -> Path:
+    return shard.with_suffix(".json")
+
+
+def write_shard(path: Path, array: np.ndarray) -> None:
+    """The shard, then its record: a shard without a record is one whose write never finished."""
+    save_array(path, array)
+    rows, dim = array.shape
+    write_json(record_path(path), {"rows": rows, "dtype": str(array.dtype), "dim": dim, "sha256": sha256_file(path)})
+
+
+def read_shard(path: Path, rows: int) -> np.ndarray:
+    """The shard's `rows` vectors, once the file has loaded and matched its record in every respect."""
+    try:
+        record = json.loads(record_path(path).read_text(encoding="utf-8"))
+        recorded = (int(record["rows"]), str(record["dtype"]), int(record["dim"]), str(record["sha256"]))
+    except FileNotFoundError:
+        raise DamagedShard(f"no record {record_path(path).name} "
+                           "(its write did not finish, or an older version wrote it)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DamagedShard(f"its record {record_path(path).name} is unreadable ({exc})") from None
+    if recorded[0] != rows:
+        raise DamagedShard(f"its record says {recorded[0]} rows, the shard should hold {rows}")
+    try:
+        array = load_array(path)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DamagedShard(f"not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise DamagedShard("not a readable .npy file (an archive, not one array)")
+    found, wanted = (str(array.dtype), array.shape), (recorded[1], (rows, recorded[2]))
+    if found != wanted:
+        raise DamagedShard(f"holds {found[0]} {found[1]}, its record says {wanted[0]} {wanted[1]}")
+    if sha256_file(path) != recorded[3]:
+        raise DamagedShard(f"its sha256 differs from the one in {record_path(path).name} (changed after it was written)")
+    return array
+
