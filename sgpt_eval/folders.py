@@ -7,7 +7,10 @@ default under the working directory (the cache: under the user's home).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+from .errors import SgptEvalError
 
 BEIR_DIR_ENV = "SGPT_EVAL_BEIR_DIR"
 USEB_DIR_ENV = "SGPT_EVAL_USEB_DIR"
@@ -35,3 +38,23 @@ def cache_dir(option: PathOption = None) -> Path:
 def results_dir(option: PathOption = None) -> Path:
     """Reports, rankings, tables and baselines: --output-dir / --results-dir, else ./results."""
     return Path(option or RESULTS_DIR)
+
+
+def check_writable(folder: Path, hint: str) -> None:
+    """Fail now, naming `folder`, when it cannot be created or written: before hours of work whose
+    results could not be saved. Folders made for the probe are removed again, so that a run which
+    stops early leaves nothing behind."""
+    folder = Path(folder)
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SgptEvalError(f"{folder}: cannot create or write this folder ({exc.strerror or exc}); {hint}") from None
+    finally:
+        for path in made:
+            try:
+                path.rmdir()
+            except OSError:  # never made (the probe failed first), or filled meanwhile by another run
+                pass

@@ -80,7 +80,7 @@ def _specs(args: argparse.Namespace) -> list[RunSpec]:
         return read_config(args.config)
     if not args.dataset or not args.method:
         raise SgptEvalError("run: give --config FILE, or at least one --dataset and one --method")
-    shared = {name: value for name, value in (("split", args.split), ("max_queries", args.max_queries)) if value}
+    shared = {name: value for name, value in (("split", args.split), ("max_queries", args.max_queries)) if value is not None}
     specs = []
     for method in args.method:
         models = [{}] if method == "bm25" else [{"model": model} for model in args.model or [DEFAULT_MODEL[method]]]

@@ -1,19 +1,25 @@
 """BEIR datasets on disk: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`.
 
 Our own reader rather than BEIR's `GenericDataLoader`, so that a malformed line is reported
-with its file and line number, and so that every file read is hashed into the report.
+with its file and line number, and so that every file read is hashed into the report. Reading
+checks what GenericDataLoader lets through silently: text that is not UTF-8, ids and texts that
+are not strings, a repeated id (the last would win), qrels without their header line (the first
+judgement would be lost), and a dataset with no document or no judged query.
 """
 
 from __future__ import annotations
 
-import csv
+import codecs
 import dataclasses
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import SgptEvalError
+from ..models.options import at_least_one
 from ..storage import sha256_file
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,9 @@ CQADUPSTACK_FORUMS = (
     "android", "english", "gaming", "gis", "mathematica", "physics",
     "programmers", "stats", "tex", "unix", "webmasters", "wordpress",
 )
+QRELS_HEADER = "query-id\tcorpus-id\tscore"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,49 +87,100 @@ def expand(name: str) -> list[str]:
     return [name]
 
 
-def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+def valid_id(value: str) -> bool:
+    """An id that a TREC ranking file can hold: not empty, no whitespace (its field separator)."""
+    return value.split() == [value]
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The lines of a UTF-8 file (a leading byte-order mark dropped), numbered, read one at a time;
+    bytes that are not UTF-8 are an error naming their line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SgptEvalError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or re-download the file") from None
-            if not isinstance(row, dict) or any(key not in row for key in required):
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SgptEvalError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                                    f"{exc.start + 1}); save the file as UTF-8 or re-download it") from None
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    """The numbered JSON lines of a corpus or queries file, each checked: an object whose `_id` and
+    `text` are strings (and `title`, when given and not null), the `_id` one a TREC file can hold."""
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SgptEvalError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or re-download the file") from None
+        if not isinstance(row, dict) or any(key not in row for key in ("_id", "text")):
+            raise SgptEvalError(
+                f"{path}:{number}: each line must be a JSON object with _id, text; fix or re-download the file")
+        for key in ("_id", "text", "title"):
+            value = row.get(key)
+            if not isinstance(value, str) and not (key == "title" and value is None):
                 raise SgptEvalError(
-                    f"{path}:{number}: each line must be a JSON object with {', '.join(required)}; fix or re-download the file"
-                )
-            rows.append(row)
-    return rows
+                    f"{path}:{number}: {key} must be a string, not {_json_type(value)}; fix or re-download the file")
+        if not valid_id(row["_id"]):
+            raise SgptEvalError(f"{path}:{number}: _id {row['_id']!r} is empty or contains whitespace, which a TREC "
+                                "ranking file cannot hold; change the id")
+        yield number, row
+
+
+def _json_type(value: object) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}.get(
+        type(value), "null")
+
+
+def _read_by_id(path: Path, what: str, value: Callable[[dict], T]) -> dict[str, T]:
+    """`value(row)` by `_id`, in file order; a repeated id names both its lines (the file is read
+    again, from the top, only then), a file without rows is an error naming it."""
+    found: dict[str, T] = {}
+    for number, row in _records(path):
+        key = row["_id"]
+        if key in found:
+            first = next(line for line, earlier in _records(path) if earlier["_id"] == key)
+            raise SgptEvalError(f"{path}:{number}: _id {key!r} is also on line {first}; each id must appear once, "
+                                "fix or re-download the file")
+        found[key] = value(row)
+    if not found:
+        raise SgptEvalError(f"{path}: no {what} in it (an empty file?); fix or re-download the file")
+    return found
 
 
 def read_corpus(path: Path) -> Corpus:
-    docs: dict[str, dict[str, str]] = {}
-    for row in _read_jsonl(path, ("_id", "text")):
-        docs[str(row["_id"])] = {"title": row.get("title") or "", "text": row["text"] or ""}
-    return Corpus(docs)
+    return Corpus(_read_by_id(path, "documents", lambda row: {"title": row.get("title") or "", "text": row["text"]}))
 
 
 def read_queries(path: Path) -> dict[str, str]:
-    return {str(row["_id"]): row["text"] for row in _read_jsonl(path, ("_id", "text"))}
+    return _read_by_id(path, "queries", lambda row: row["text"])
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """TSV with a header line, columns query-id, corpus-id, score (as BEIR writes them)."""
+    lines = text_lines(path)
+    header = next(lines, None)
+    if header is None or header[1].split() != QRELS_HEADER.split("\t"):
+        got = "an empty file" if header is None else repr(header[1].rstrip("\r\n"))
+        raise SgptEvalError(f"{path}:1: the first line must be the header {QRELS_HEADER!r}, got {got}; "
+                            "add the header (without it the first judgement would be lost)")
     qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if number == 1 or not row:
-                continue
-            try:
-                query_id, doc_id, score = row[0], row[1], int(row[2])
-            except (IndexError, ValueError):
-                raise SgptEvalError(
-                    f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score', got {row!r}"
-                ) from None
-            qrels.setdefault(query_id, {})[doc_id] = score
+    for number, line in lines:
+        if not line.strip():
+            continue
+        row = line.rstrip("\r\n").split("\t")
+        try:
+            query_id, doc_id, score = row[0], row[1], int(row[2])
+        except (IndexError, ValueError):
+            raise SgptEvalError(
+                f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score', got {row!r}"
+            ) from None
+        qrels.setdefault(query_id, {})[doc_id] = score
+    if not qrels:
+        raise SgptEvalError(f"{path}: no judgements after its header; fix or re-download the file")
     return qrels
 
 
@@ -153,6 +213,9 @@ def read(files: DatasetFiles, hashes: dict[str, str] | None = None) -> BeirDatas
     qrels = read_qrels(files.qrels)
     _warn_about_dangling_judgements(files.name, qrels, all_queries, corpus)
     queries = {qid: all_queries[qid] for qid in qrels if qid in all_queries}
+    if not queries:
+        raise SgptEvalError(f"{files.qrels}: none of its {len(qrels)} judged queries is in {files.queries}; "
+                            "check that the two files belong to the same dataset")
     qrels = {qid: rel for qid, rel in qrels.items() if qid in queries}
     log.info("%s/%s: %d documents, %d queries with judgements", files.name, files.split, len(corpus.docs), len(queries))
     return BeirDataset(files.name, files.split, corpus, queries, qrels, hashes or files.hashes())
@@ -162,8 +225,7 @@ def limit_queries(dataset: BeirDataset, max_queries: int | None) -> BeirDataset:
     """The first `max_queries` judged queries, in the order of the qrels file (None: all of them)."""
     if max_queries is None:
         return dataset
-    if max_queries < 1:
-        raise SgptEvalError(f"--max-queries {max_queries}: must be at least 1")
+    at_least_one({"max_queries": max_queries})
     keep = list(dataset.queries)[:max_queries]
     return dataclasses.replace(
         dataset, queries={qid: dataset.queries[qid] for qid in keep}, qrels={qid: dataset.qrels[qid] for qid in keep}

@@ -3,18 +3,21 @@
 `evaluate` runs one spec. Before any weights load it resolves the spec's identity (data file
 hashes, the model's settings read from its config, the run's settings), so `run_all` can skip
 a spec whose report already exists with that identity, and an interrupted batch resumes where
-it stopped. Each model loads once per distinct options; one model is in memory at a time.
+it stopped. `run_all` resolves every spec, probes the output and cache folders and reads each
+dataset it needs before the first run, so that bad input anywhere stops the batch at its start.
+Each model loads once per distinct options; one model is in memory at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import folders
 from ..data import beir
-from ..data.download import ensure_dataset
 from ..errors import SgptEvalError
 from ..models import bi_encoder, cross_encoder
 from ..models.options import ModelOptions
@@ -25,7 +28,6 @@ from ..retrieval.bm25 import BM25Retriever
 from ..retrieval.dense import DenseRetriever
 from ..retrieval.embedding_cache import EmbeddingCache
 from ..retrieval.rerank import RankingFile, RerankRetriever
-from ..timing import timed
 from . import metrics
 from .specs import RunSpec
 
@@ -81,6 +83,45 @@ def retriever_for(spec: RunSpec, models: Models) -> Retriever:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """One spec resolved without reading its data or loading weights: its files (hashed), its
+    retriever and the identity its report will have."""
+
+    spec: RunSpec
+    files: beir.DatasetFiles
+    hashes: dict[str, str]
+    retriever: Retriever
+    identity: Identity
+
+
+def plan(spec: RunSpec, data_dir: Path, models: Models) -> Plan:
+    files = beir.locate(spec.dataset, data_dir, spec.settings.split)
+    hashes = files.hashes()
+    retriever = retriever_for(spec, models)
+    identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
+                        {**retriever.settings(), "max_queries": spec.settings.max_queries})
+    return Plan(spec, files, hashes, retriever, identity)
+
+
+class Datasets:
+    """Datasets read (and so checked) when asked for; the last one read is kept, so that the
+    dataset `run_all` checks last, the first run's, is not read twice. One in memory at a time."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple, beir.BeirDataset, float] | None = None
+
+    def read(self, files: beir.DatasetFiles, hashes: dict[str, str]) -> tuple[beir.BeirDataset, float]:
+        """The dataset, and the seconds its read took (then, when it was kept from an earlier read)."""
+        key = (files, sorted(hashes.items()))
+        if self._last is None or self._last[0] != key:
+            self._last = None
+            started = time.perf_counter()
+            dataset = beir.read(files, hashes)
+            self._last = (key, dataset, time.perf_counter() - started)
+        return self._last[1], self._last[2]
+
+
+@dataclass(frozen=True)
 class Outcome:
     spec: RunSpec
     path: Path
@@ -91,20 +132,20 @@ class Outcome:
 def evaluate(spec: RunSpec, data_dir: Path, results_dir: Path, models: Models, force: bool = True) -> Outcome:
     """Run one spec end to end and write its report; with `force` False, an existing report of
     the same identity is returned instead."""
-    files = beir.locate(spec.dataset, data_dir, spec.settings.split)
-    hashes = files.hashes()
-    retriever = retriever_for(spec, models)
-    identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
-                        {**retriever.settings(), "max_queries": spec.settings.max_queries})
+    return _execute(plan(spec, data_dir, models), results_dir, Datasets(), force)
+
+
+def _execute(planned: Plan, results_dir: Path, datasets: Datasets, force: bool) -> Outcome:
+    spec, identity = planned.spec, planned.identity
     found = None if force else existing(results_dir, identity)
     if found:
         log.info("%s has this run's identity; skipped (use --force to run again)", found)
         return Outcome(spec, found, read_report(found), skipped=True)
 
-    timings: dict[str, float] = {}
-    with timed(timings, "load_data"):
-        dataset = beir.limit_queries(beir.read(files, hashes), spec.settings.max_queries)
-    ranking, details = retriever.retrieve(dataset, timings)
+    dataset, read_seconds = datasets.read(planned.files, planned.hashes)
+    timings = {"load_data": read_seconds}
+    dataset = beir.limit_queries(dataset, spec.settings.max_queries)
+    ranking, details = planned.retriever.retrieve(dataset, timings)
     if not ranking:
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)
@@ -119,17 +160,27 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
             force: bool = False) -> list[Outcome]:
     """Run every spec (skipping finished ones unless `force`); outcomes come back in spec order.
 
-    Every dataset is found (or downloaded) before any model loads, and specs run grouped by
-    model so that each loads once.
+    Bad input anywhere in the batch stops it before any model loads: the output and cache folders
+    are probed, every spec is resolved (its dataset found or downloaded, its model's settings read),
+    and every dataset a run needs is read once. Specs run grouped by model so that each loads once.
     """
-    for name in dict.fromkeys(spec.dataset for spec in specs):
-        ensure_dataset(name, data_dir)
+    folders.check_writable(results_dir, "choose another with --output-dir")
+    if any(spec.settings.use_cache for spec in specs):
+        folders.check_writable(cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
     models = Models(cache_dir)
+    plans = [plan(spec, data_dir, models) for spec in specs]
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
+    needed: dict[beir.DatasetFiles, Plan] = {}
+    for i in order:
+        if force or not existing(results_dir, plans[i].identity):
+            needed.setdefault(plans[i].files, plans[i])
+    datasets = Datasets()
+    for planned in reversed(needed.values()):  # the first run's dataset last, so that it is kept for that run
+        datasets.read(planned.files, planned.hashes)
     outcomes: dict[int, Outcome] = {}
     progress = progress_bar(order, desc="runs", unit="run", hide=len(specs) < 2)
     for i in progress:
         spec = specs[i]
         progress.set_postfix_str(f"{spec.dataset} {spec.method} {spec.model.model if spec.model else ''}")
-        outcomes[i] = evaluate(spec, data_dir, results_dir, models, force)
+        outcomes[i] = _execute(plans[i], results_dir, datasets, force)
     return [outcomes[i] for i in range(len(specs))]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..data.beir import expand
 from ..errors import SgptEvalError
-from ..models.options import ModelOptions, option
+from ..models.options import ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
 
@@ -56,11 +56,11 @@ class RunSettings:
     faiss_gpu: bool | None = field(default=None, metadata=option(
         "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
 
+    def __post_init__(self) -> None:
+        at_least_one({"top_k": self.top_k, "max_queries": self.max_queries, "shard_size": self.shard_size})
+
     def depth(self, method: str) -> int:
-        top_k = self.top_k if self.top_k is not None else DEFAULT_TOP_K[method]
-        if top_k < 1:
-            raise SgptEvalError(f"--top-k {top_k}: must be at least 1")
-        return top_k
+        return self.top_k if self.top_k is not None else DEFAULT_TOP_K[method]
 
     def bm25(self) -> BM25Settings:
         return BM25Settings(k1=self.k1, b=self.b)
@@ -94,7 +94,7 @@ class RunSpec:
         try:
             model = ModelOptions(**model_values) if model_fields else None
             settings = RunSettings(**{name: values[name] for name in settings_fields if name in values})
-        except TypeError as exc:
+        except (TypeError, SgptEvalError) as exc:
             raise SgptEvalError(f"{where}: {exc}") from None
         return cls(dataset, method, model, settings)
 

@@ -20,6 +20,19 @@ def option(help: str, **cli) -> dict:
     return {"help": help, **cli}
 
 
+def at_least_one(values: dict[str, int | None]) -> None:
+    """Refuse counts and sizes below 1, by their flag, before anything runs: a depth of 0 would
+    score every query 0 and a negative one fail deep inside the search. None means "the default"."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SgptEvalError(f"{flag} {value!r}: must be a whole number, at least 1")
+        if value < 1:
+            raise SgptEvalError(f"{flag} {value}: must be at least 1")
+
+
 @dataclass(frozen=True)
 class ModelOptions:
     model: str = field(metadata=option("preset name, hub id or local folder (see `sgpt-eval models`)"))
@@ -41,6 +54,9 @@ class ModelOptions:
         "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
     trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
 
+    def __post_init__(self) -> None:
+        at_least_one({"batch_size": self.batch_size, "max_length": self.max_length})
+
     def check(self, kind: str) -> None:
         """Refuse the options that mean nothing to this kind of model ("bi" or "cross")."""
         unused = ("template",) if kind == "bi" else ("pooling", "specb")
@@ -48,8 +64,6 @@ class ModelOptions:
         if given:
             what = "a bi-encoder" if kind == "bi" else "a cross-encoder"
             raise SgptEvalError(f"{', '.join(given)}: not a setting of {what} (model {self.model}); drop it")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise SgptEvalError(f"--batch-size {self.batch_size}: must be at least 1")
 
 
 def default_device() -> str:

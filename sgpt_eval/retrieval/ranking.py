@@ -10,6 +10,7 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
+from ..data.beir import text_lines, valid_id
 from ..errors import SgptEvalError
 from ..storage import atomic_open
 
@@ -19,12 +20,29 @@ Ranking = dict[str, dict[str, float]]
 
 
 def write_trec(path: Path, results: Ranking, tag: str) -> None:
+    """Write atomically, after checking every id: an id with whitespace would shift the fields of
+    its line, so it is refused before anything is written."""
+    unwritable = _unwritable_id(results)
+    if unwritable:
+        raise SgptEvalError(f"{path}: cannot write {unwritable}: a TREC ranking file's ids must be non-empty and "
+                            "without whitespace; change the id in the dataset (nothing was written)")
     tag = tag.replace(" ", "_")
     with atomic_open(path) as out:
         for query_id, hits in results.items():
             ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
             for rank, (doc_id, score) in enumerate(ranked, start=1):
                 out.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+
+
+def _unwritable_id(results: Ranking) -> str | None:
+    """The first id a TREC line cannot hold, described for an error message; None when all can."""
+    for query_id, hits in results.items():
+        if not valid_id(query_id):
+            return f"query id {query_id!r}"
+        bad = next((doc_id for doc_id in hits if not valid_id(doc_id)), None)
+        if bad is not None:
+            return f"document id {bad!r} (query {query_id!r})"
+    return None
 
 
 def read_ranking(path: Path) -> Ranking:
@@ -36,29 +54,30 @@ def read_ranking(path: Path) -> Ranking:
 
 def read_trec(path: Path) -> Ranking:
     ranking: Ranking = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            try:
-                if len(fields) != 6:
-                    raise ValueError
-                query_id, _, doc_id, _, score, _ = fields
-                ranking.setdefault(query_id, {})[doc_id] = float(score)
-            except ValueError:
-                raise SgptEvalError(
-                    f"{path}:{number}: expected 'query-id Q0 doc-id rank score tag' (6 fields, numeric score), "
-                    f"got {line.strip()!r}"
-                ) from None
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            if len(fields) != 6:
+                raise ValueError
+            query_id, _, doc_id, _, score, _ = fields
+            ranking.setdefault(query_id, {})[doc_id] = float(score)
+        except ValueError:
+            raise SgptEvalError(
+                f"{path}:{number}: expected 'query-id Q0 doc-id rank score tag' (6 fields, numeric score), "
+                f"got {line.strip()!r}"
+            ) from None
     return ranking
 
 
 def read_sgpt_json(path: Path) -> Ranking:
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise SgptEvalError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise SgptEvalError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     if not isinstance(payload, dict):
         raise SgptEvalError(f"{path}: expected a JSON object {{query_id: {{doc_id: score}}}}")
     ranking: Ranking = {}
@@ -82,7 +101,8 @@ def top_k(ranking: Ranking, k: int) -> Ranking:
 
 
 def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path) -> Ranking:
-    """Keep the entries naming queries and documents of the dataset; warn with counts of the rest."""
+    """Keep the entries naming queries and documents of the dataset; warn with counts of the rest,
+    and refuse a file of which nothing is left (another dataset's, or another split's, ranking)."""
     kept: Ranking = {}
     unknown_queries = unknown_docs = 0
     for query_id, hits in ranking.items():
@@ -96,4 +116,8 @@ def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collectio
             "%s: dropped %d queries that are not among the %d judged queries evaluated and %d entries naming "
             "documents absent from the corpus", source, unknown_queries, len(query_ids), unknown_docs,
         )
+    if not any(kept.values()):
+        raise SgptEvalError(
+            f"{source}: nothing in it matches the dataset (no entry pairs one of the {len(query_ids)} judged queries "
+            "evaluated with a corpus document); give --first-stage a ranking of this dataset and split")
     return kept

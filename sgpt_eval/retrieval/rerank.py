@@ -69,9 +69,9 @@ class RerankRetriever:
                 else {"kind": "bm25", **stage}}
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
+        first, stage = self.first_stage.retrieve(dataset, timings)  # an unusable first stage fails before loading
         reranker = self.load()
         timings["load_model"] = reranker.load_seconds
-        first, stage = self.first_stage.retrieve(dataset, timings)
         candidates = ranking_files.top_k(first, self.top_k)
         stage["NDCG@10"] = metrics.evaluate(dataset.qrels, candidates)["NDCG@10"]
         with timed(timings, "rerank"):
