@@ -110,7 +110,8 @@ def evaluate(spec: RunSpec, data_dir: Path, results_dir: Path, models: Models, f
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)
     per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking)}
-    report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings)
+    report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings,
+                        data_dir)
     path = write_report(report, results_dir, ranking)
     log.info("%s %s %s: %s = %.4f", spec.dataset, spec.method, identity.label(), MAIN_METRIC, report.main_score)
     return Outcome(spec, path, report, skipped=False)
