@@ -70,14 +70,16 @@ def test_a_constant_difference_is_significant_without_warnings():
         assert compare_scores(a, b, permutations=100).t_pvalue == 0.0
 
 
-def test_queries_missing_from_one_report_count_as_zero_there():
+def test_different_query_sets_are_refused_unless_intersected():
     a = {"q1": 1.0, "q2": 0.5, "q3": 0.5}
     b = {"q1": 1.0, "q2": 0.5}
-    result = compare_scores(a, b, name_a="dense", name_b="bm25")
-    assert (result.queries, result.only_a, result.only_b) == (3, 1, 0)
-    assert result.mean_b == pytest.approx(1.5 / 3)
-    assert (result.wins, result.ties) == (1, 2)
-    assert "queries missing from one report count as 0 there: 1 only in A, 0 only in B" in result.summary()
+    with pytest.raises(SgptEvalError, match="A has 3 queries, B has 2, 2 shared; .* pass --intersect"):
+        compare_scores(a, b, name_a="dense", name_b="bm25")
+    result = compare_scores(a, b, name_a="dense", name_b="bm25", intersect=True)
+    assert (result.queries, result.queries_a, result.queries_b) == (2, 3, 2)
+    assert result.mean_b == pytest.approx(1.5 / 2)
+    assert (result.wins, result.ties) == (0, 2)
+    assert "queries: 3 in A, 2 in B, 2 shared; compared on the shared queries only (--intersect)" in result.summary()
 
 
 def test_the_same_seed_gives_the_same_p_value():

@@ -129,10 +129,10 @@ def test_templates_and_query_length_errors(gpt2_tokenizer):
         with pytest.raises(SgptEvalError, match=r"contains \{doc\} exactly once"):
             resolve_template(bad)
     prompt = PromptTokenizer(gpt2_tokenizer, TEMPLATES["asymmetric"], max_length=30)
-    with pytest.raises(SgptEvalError, match="does not fit the prompt"):
-        prompt.pairs([("word " * 20, "doc")])
     with pytest.raises(SgptEvalError, match="a query of 0 tokens"):
         prompt.pairs([("", "doc")])
+    with pytest.raises(SgptEvalError, match=r"instruction \(its text before \{doc\}\) has 15 tokens, more than the 10"):
+        PromptTokenizer(gpt2_tokenizer, TEMPLATES["asymmetric"], max_length=10)
 
 
 def test_model_must_be_a_safetensors_causal_lm(gpt2_tokenizer, tmp_path):

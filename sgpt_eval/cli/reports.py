@@ -34,6 +34,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _add_results_dir(compare)
     compare.add_argument("--permutations", type=int, default=10_000, help="sign flips of the randomization test")
     compare.add_argument("--seed", type=int, default=0, help="seed of the randomization test")
+    compare.add_argument("--intersect", action="store_true",
+                         help="reports over different query sets: compare the queries both have (refused otherwise)")
     _defaults(compare, _compare)
 
     regress = commands.add_parser("regress", help="check measured reports against the pinned baselines")
@@ -84,7 +86,8 @@ def _compare(args: argparse.Namespace, cache_dir: Path) -> None:
                           for system, flag in ((args.a, "--a"), (args.b, "--b")))
     if args.permutations < 1:
         raise SgptEvalError(f"--permutations {args.permutations}: must be at least 1")
-    print(compare_reports(path_a, path_b, permutations=args.permutations, seed=args.seed).summary())
+    print(compare_reports(path_a, path_b, permutations=args.permutations, seed=args.seed,
+                          intersect=args.intersect).summary())
 
 
 def _report_for(results_dir: Path, dataset: str, system: str, flag: str, find_system) -> Path:

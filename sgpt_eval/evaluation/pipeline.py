@@ -92,6 +92,7 @@ class Plan:
     hashes: dict[str, str]
     retriever: Retriever
     identity: Identity
+    data_dir: Path
 
 
 def plan(spec: RunSpec, data_dir: Path, models: Models) -> Plan:
@@ -100,7 +101,7 @@ def plan(spec: RunSpec, data_dir: Path, models: Models) -> Plan:
     retriever = retriever_for(spec, models)
     identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
                         {**retriever.settings(), "max_queries": spec.settings.max_queries})
-    return Plan(spec, files, hashes, retriever, identity)
+    return Plan(spec, files, hashes, retriever, identity, data_dir)
 
 
 class Datasets:
@@ -150,7 +151,8 @@ def _execute(planned: Plan, results_dir: Path, datasets: Datasets, force: bool) 
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)
     per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking)}
-    report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings)
+    report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings,
+                        planned.data_dir)
     path = write_report(report, results_dir, ranking)
     log.info("%s %s %s: %s = %.4f", spec.dataset, spec.method, identity.label(), MAIN_METRIC, report.main_score)
     return Outcome(spec, path, report, skipped=False)

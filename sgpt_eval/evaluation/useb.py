@@ -101,5 +101,5 @@ def _evaluate_one(name: str, data_dir: Path, output_dir: Path, encoder: SGPTBiEn
     identity = Identity("useb", data.name, data.split, hashes, "dense", encoder.settings.as_dict(), {"encoded_as": "query"})
     log.info("%s %s (%s): %s = %.4f", name, identity.model_name, data.split, main, metrics[main])
     details = {"device": encoder.device, "batch_size": encoder.batch_size}
-    path = write_report(new_report(identity, main, metrics, {}, details, timings), output_dir)
+    path = write_report(new_report(identity, main, metrics, {}, details, timings, data_dir), output_dir)
     return UsebOutcome(name, metrics=metrics, report=path)

@@ -21,7 +21,7 @@ from ..data.beir import document_text
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from . import st_layout
-from .options import ModelOptions, default_device, resolve_dtype
+from .options import ModelOptions, check_max_length, default_device, resolve_dtype
 from .pooling import pool
 from .presets import POOLINGS
 from .store import ModelSource, load_pretrained, source_of
@@ -70,6 +70,7 @@ def plan(
     layout = st_layout.read(source.path, allow_pickle)
     preset = source.preset
     config = AutoConfig.from_pretrained(layout.transformer_dir, trust_remote_code=trust_remote_code)
+    check_max_length(max_length, config, source.name)
     pooling = pooling or (preset.pooling if preset else None) or layout.pooling or (
         "weightedmean" if _is_causal(config) else "mean")
     if pooling not in POOLINGS:

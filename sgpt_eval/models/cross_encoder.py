@@ -18,6 +18,7 @@ same scores:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ import torch
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from .score_cache import ScoreCache
-from .options import ModelOptions, default_device, resolve_dtype
+from .options import ModelOptions, check_max_length, default_device, resolve_dtype
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
 from .store import ModelSource, load_pretrained, source_of
 
@@ -45,6 +46,10 @@ _PADDING_SLACK = 0.1
 
 Batch = list[tuple[tuple[int, ...], list[int]]]  # (prompt ids, indices of the pairs that share it)
 DEFAULT_BATCH_SIZE = 16
+# The context of a model whose config has no position embeddings (BLOOM's ALiBi) and whose
+# tokenizer names no limit: 2048, SGPT-CE's context with GPT-Neo and GPT-J.
+DEFAULT_CONTEXT = 2048
+_NO_LIMIT = 1_000_000  # tokenizers without a limit give a huge model_max_length (1e30)
 
 
 @dataclass(frozen=True)
@@ -69,16 +74,37 @@ def plan(
     device: str | None = None,
     trust_remote_code: bool = False,
 ) -> tuple[CrossEncoderSettings, str]:
-    """The settings a cross-encoder will have, from its config alone (no weights loaded)."""
+    """The settings a cross-encoder will have, from its config alone (no weights loaded); the context
+    is --max-length, else the config's position embeddings, else what the tokenizer says."""
     from transformers import AutoConfig
 
     device = device or default_device()
     config = AutoConfig.from_pretrained(source.path, trust_remote_code=trust_remote_code)
-    limit = max_length or getattr(config, "max_position_embeddings", None)
-    if not limit:
-        raise SgptEvalError(f"model {source.name}: its config gives no context length; pass --max-length")
+    check_max_length(max_length, config, source.name)
+    limit = (max_length or getattr(config, "max_position_embeddings", None)
+             or tokenizer_context(source.path, source.name, trust_remote_code))
     template = resolve_template(template or DEFAULT_TEMPLATE)
     return CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(dtype, device)), device
+
+
+@functools.lru_cache(maxsize=None)
+def tokenizer_context(path: Path, name: str, trust_remote_code: bool) -> int:
+    """The context of a model whose config names none: its tokenizer's `model_max_length` when that
+    is a real limit, else DEFAULT_CONTEXT; said once per model at INFO."""
+    from transformers import AutoTokenizer
+
+    try:
+        limit = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code).model_max_length
+    except (OSError, ValueError) as exc:
+        raise SgptEvalError(f"model {name}: its tokenizer does not load ({str(exc).splitlines()[0]}); "
+                            "check the model folder") from None
+    if isinstance(limit, (int, float)) and 0 < limit < _NO_LIMIT:
+        log.info("model %s: no max_position_embeddings in its config; context %d tokens, its tokenizer's "
+                 "model_max_length", name, limit)
+        return int(limit)
+    log.info("model %s: neither its config nor its tokenizer gives a context length; context %d tokens "
+             "(SGPT-CE's with GPT-Neo and GPT-J); --max-length sets another", name, DEFAULT_CONTEXT)
+    return DEFAULT_CONTEXT
 
 
 def describe(options: ModelOptions, cache_dir: Path) -> CrossEncoderSettings:
@@ -105,6 +131,8 @@ class SGPTCrossEncoder:
         trust_remote_code = options.get("trust_remote_code", False)
         self.batch_size = batch_size
         self.dtype = self.settings.dtype
+        tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
+        self.prompt = PromptTokenizer(tokenizer, self.settings.template, self.settings.max_length)
         try:
             self.model = load_pretrained(AutoModelForCausalLM, source.path, source.name, self.dtype, allow_pickle,
                                          trust_remote_code)
@@ -122,8 +150,6 @@ class SGPTCrossEncoder:
         self.model.to(self.device).eval()
         self.body = self.model.base_model
         self.lm_head = self.model.get_output_embeddings()
-        tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
-        self.prompt = PromptTokenizer(tokenizer, self.settings.template, self.settings.max_length)
         self.score_cache = ScoreCache.for_settings(score_cache_dir, self.settings.as_dict())
         self.pairs_from_cache = 0
         self.load_seconds = time.perf_counter() - started

@@ -79,3 +79,13 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if dtype not in DTYPE_NAMES:
         raise SgptEvalError(f"--dtype {dtype}: choose from auto, {', '.join(DTYPE_NAMES)}")
     return dtype
+
+
+def check_max_length(max_length: int | None, config, model: str) -> None:
+    """A --max-length beyond the model's position embeddings would fail only once a text that long
+    is encoded, after the model has loaded: refuse it as soon as the config is read."""
+    if max_length is not None and max_length < 1:
+        raise SgptEvalError(f"--max-length {max_length}: must be at least 1")
+    positions = getattr(config, "max_position_embeddings", None)
+    if max_length is not None and positions and max_length > positions:
+        raise SgptEvalError(f"--max-length {max_length}: model {model} has {positions} positions; use at most {positions}")

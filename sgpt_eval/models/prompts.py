@@ -4,15 +4,20 @@ The document goes into a template; the query follows it as the continuation whos
 log-probability is the score. Prompt and query are tokenized separately (as SGPT does) and
 their ids concatenated, so that one document's prompt is the same ids for every query and its
 key/value cache can be shared. When prompt + query exceed the model's context, the tokens
-before `{doc}` (the instruction) are kept and the document is cut from the left, exactly as
-SGPT's `context_enc[:instruction_len] + (context_enc[instruction_len:] + query)[-(max_length + 1 - instruction_len):]`.
+before `{doc}` (the instruction) are kept and the rest is cut from the left, exactly as SGPT's
+`context_enc[:instruction_len] + (context_enc[instruction_len:] + query)[-(max_length + 1 - instruction_len):]`:
+the document first, then, for a query too long for even an empty document, the text after the
+document and the query's own first tokens; such a pair is scored on what remains of its query.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..errors import SgptEvalError
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER = "{doc}"
 DEFAULT_TEMPLATE = "asymmetric"
@@ -58,7 +63,13 @@ class PromptTokenizer:
         self.max_length = max_length
         head, tail = template.split(PLACEHOLDER)
         self.instruction_len = len(self.ids(head))
-        self.tail_len = len(self.ids(tail))
+        if self.instruction_len > max_length:
+            raise SgptEvalError(
+                f"the prompt's instruction (its text before {PLACEHOLDER}) has {self.instruction_len} tokens, more than "
+                f"the {max_length} the model reads (--max-length or its context); raise --max-length or shorten --template"
+            )
+        # The longest query that fits with the whole template around an empty document.
+        self.longest_query = max_length + 1 - self.instruction_len - len(self.ids(tail))
         self.fallback = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
 
     def ids(self, text: str) -> list[int]:
@@ -75,24 +86,29 @@ class PromptTokenizer:
         return self.tokenizer(list(queries), add_special_tokens=False)["input_ids"]
 
     def fit(self, prompt: list[int], query: list[int]) -> Pair:
-        """Cut the document from the left so that prompt + query fit; a query that cannot fit even
-        with an empty document is an error."""
-        room = self.max_length + 1 - self.instruction_len - len(query)
-        if not query or room < self.tail_len:
-            longest = self.max_length + 1 - self.instruction_len - self.tail_len
-            raise SgptEvalError(
-                f"a query of {len(query)} tokens does not fit the prompt: queries must have 1 to {longest} tokens "
-                f"with --max-length {self.max_length}; raise --max-length or shorten the query"
-            )
-        body = prompt[self.instruction_len:]
-        if len(body) > room:
-            body = body[len(body) - room:]
-        return Pair(tuple(prompt[: self.instruction_len] + body), tuple(query))
+        """SGPT's truncation: keep the instruction, cut (the rest of the prompt + the query) from the
+        left to fit; the query tokens that remain are the ones scored."""
+        if not query:
+            raise SgptEvalError("a query of 0 tokens has nothing to score; give every query some text")
+        kept = (prompt[self.instruction_len:] + query)[-(self.max_length + 1 - self.instruction_len):]
+        start = max(len(kept) - len(query), 0)  # where the query's kept tokens begin
+        prefix, query = prompt[: self.instruction_len] + kept[:start], kept[start:]
+        if not prefix:  # no instruction and the query cut: its first kept token is context, as SGPT's input starts
+            prefix, query = query[:1], query[1:]
+        return Pair(tuple(prefix), tuple(query))
 
     def pairs(self, pairs: list[tuple[str, str]]) -> list[Pair]:
-        """Tokenize (query, document) pairs, each distinct text once."""
+        """Tokenize (query, document) pairs, each distinct text once; one warning counts the pairs
+        whose query was too long for the prompt."""
         docs = list(dict.fromkeys(doc for _, doc in pairs))
         queries = list(dict.fromkeys(query for query, _ in pairs))
         prompt_of = dict(zip(docs, self.prompts(docs)))
         query_of = dict(zip(queries, self.queries(queries)))
+        too_long = sum(len(query_of[query]) > self.longest_query for query, _ in pairs)
+        if too_long:
+            log.warning(
+                "%d of %d pairs have a query of more than %d tokens, too long for the prompt within %d tokens: "
+                "cut as SGPT does (the whole document, then the prompt's text after it, then the query's first "
+                "tokens) and scored on what remains of the query", too_long, len(pairs), max(self.longest_query, 0),
+                self.max_length)
         return [self.fit(prompt_of[doc], query_of[query]) for query, doc in pairs]

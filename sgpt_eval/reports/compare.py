@@ -1,8 +1,9 @@
 """Per-query comparison of two runs on one dataset, with paired significance tests.
 
 A mean NDCG@10 gap says little on a few hundred queries; the paired tests say whether it
-is larger than the query-to-query noise. A query one report lacks scores 0 for that system,
-as it would in pytrec_eval had the run returned nothing for it.
+is larger than the query-to-query noise. Two reports over different query sets are refused:
+their means are over different queries, and a query one lacks has no score to pair. Asked to
+(`intersect`), only the queries both have are compared.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ class Comparison:
     name_b: str
     mean_a: float
     mean_b: float
-    queries: int
-    only_a: int  # queries scored in A only (B counts 0 there)
-    only_b: int
+    queries: int  # the queries compared
+    queries_a: int  # the queries each report scores
+    queries_b: int
+    intersected: bool  # the query sets differed and only the shared queries were compared
     wins: int  # queries where A scores higher than B
     losses: int
     ties: int
@@ -50,7 +52,8 @@ class Comparison:
             f"  A better on {self.wins}, B better on {self.losses}, tied on {self.ties}",
             f"  paired t-test p = {_p(self.t_pvalue)}; paired randomization test p = {_p(self.randomization_pvalue)} "
             f"({self.permutations} sign flips, seed {self.seed})",
-            f"  queries missing from one report count as 0 there: {self.only_a} only in A, {self.only_b} only in B",
+            f"  queries: {self.queries_a} in A, {self.queries_b} in B, {self.queries} shared"
+            + ("; compared on the shared queries only (--intersect)" if self.intersected else ""),
         ]
         return "\n".join(lines)
 
@@ -59,10 +62,19 @@ def _p(value: float) -> str:
     return "n/a (one query)" if math.isnan(value) else f"{value:.4g}"
 
 
-def paired_scores(a: dict[str, float], b: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Both systems' scores on the union of queries, 0 where a report has none."""
-    queries = sorted(set(a) | set(b))
-    return np.array([a.get(q, 0.0) for q in queries]), np.array([b.get(q, 0.0) for q in queries])
+def shared_queries(a: dict[str, float], b: dict[str, float], intersect: bool, where: tuple[str, str]) -> list[str]:
+    """The queries to compare: both sets when equal, their intersection when asked; otherwise one
+    error naming both sources (`where`) and their counts."""
+    shared = sorted(set(a) & set(b))
+    if len(shared) == len(a) == len(b):
+        return shared
+    counts = f"{where[0]} has {len(a)} queries, {where[1]} has {len(b)}, {len(shared)} shared"
+    if not shared:
+        raise SgptEvalError(f"compare: {counts}; nothing to compare, compare reports over the same queries")
+    if not intersect:
+        raise SgptEvalError(f"compare: {counts}; the two were run on different query sets, "
+                            f"pass --intersect to compare the {len(shared)} shared queries only")
+    return shared
 
 
 def t_test_pvalue(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,17 +111,20 @@ def randomization_pvalue(a: np.ndarray, b: np.ndarray, permutations: int = 10_00
 
 def compare_scores(
     a: dict[str, float], b: dict[str, float], *, dataset: str = "", metric: str = "NDCG@10",
-    name_a: str = "A", name_b: str = "B", permutations: int = 10_000, seed: int = 0,
+    name_a: str = "A", name_b: str = "B", permutations: int = 10_000, seed: int = 0, intersect: bool = False,
+    where: tuple[str, str] = ("A", "B"),
 ) -> Comparison:
-    """Compare two per-query score dictionaries (query id -> score)."""
+    """Compare two per-query score dictionaries (query id -> score) over the same queries, or
+    over the queries both have with `intersect`; `where` names the two in an error."""
     if not a and not b:
         raise SgptEvalError("compare: neither report has per-query scores")
-    scores_a, scores_b = paired_scores(a, b)
+    queries = shared_queries(a, b, intersect, where)
+    scores_a, scores_b = np.array([a[q] for q in queries]), np.array([b[q] for q in queries])
     differences = scores_a - scores_b
     return Comparison(
         dataset=dataset, metric=metric, name_a=name_a, name_b=name_b,
         mean_a=float(scores_a.mean()), mean_b=float(scores_b.mean()), queries=differences.size,
-        only_a=len(set(a) - set(b)), only_b=len(set(b) - set(a)),
+        queries_a=len(a), queries_b=len(b), intersected=len(queries) < max(len(a), len(b)),
         wins=int(np.sum(differences > TIE)), losses=int(np.sum(differences < -TIE)),
         ties=int(np.sum(np.abs(differences) <= TIE)), mean_difference=float(differences.mean()),
         t_pvalue=t_test_pvalue(scores_a, scores_b),
@@ -119,8 +134,9 @@ def compare_scores(
 
 
 def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permutations: int = 10_000,
-                    seed: int = 0) -> Comparison:
-    """Compare two run reports of the same dataset and split query by query."""
+                    seed: int = 0, intersect: bool = False) -> Comparison:
+    """Compare two run reports of the same dataset and split query by query (over the queries
+    both have, with `intersect`)."""
     report_a, report_b = read_report(path_a), read_report(path_b)
     for key in ("benchmark", "dataset", "split"):
         a, b = getattr(report_a.identity, key), getattr(report_b.identity, key)
@@ -129,7 +145,8 @@ def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permuta
     return compare_scores(
         per_query(report_a, metric, path_a), per_query(report_b, metric, path_b),
         dataset=report_a.identity.dataset, metric=metric, name_a=base_label(report_a.identity),
-        name_b=base_label(report_b.identity), permutations=permutations, seed=seed,
+        name_b=base_label(report_b.identity), permutations=permutations, seed=seed, intersect=intersect,
+        where=(str(path_a), str(path_b)),
     )
 
 

@@ -6,18 +6,21 @@ and the run's settings (depth, score function, first stage, query subset). Two e
 share a report file only when they share an identity: the file name is a readable label plus
 a digest of it, `results/<benchmark>/<dataset>/<method>/<label>.<digest>.json`, with the
 ranking beside it as a TREC file. How a run was made without changing its numbers (device,
-batch size, caches, timings, versions) is recorded too, but is not part of the identity.
+batch size, caches, timings, versions, the harness's git commit, the data folder) is recorded
+too, but is not part of the identity.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import math
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -39,6 +42,7 @@ BENCHMARKS = ("beir", "useb")
 PROVENANCE_SETTINGS = ("revision",)
 _PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "beir", "faiss-cpu", "faiss-gpu",
              "pytrec-eval-terrier", "numpy", "bm25s", "pandas", "scikit-learn", "scipy")
+_GIT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class Report:
     command: str = ""
     created: str = ""
     ranking_file: str | None = None
+    harness_git: dict | None = None  # {"commit", "dirty"} of the sgpt_eval checkout that ran it
+    data_dir: str | None = None  # the data folder, absolute
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -132,17 +138,21 @@ class Report:
 
 
 _BODY = ("main_metric", "metrics", "per_query", "details", "timings_s", "versions", "hardware", "command", "created",
-         "ranking_file")
+         "ranking_file", "harness_git", "data_dir")
+# Body fields added after reports were first written under this schema: read as None when absent.
+_OPTIONAL_BODY = ("harness_git", "data_dir")
 
 
 def new_report(identity: Identity, main_metric: str, metrics: dict[str, float], per_query: dict[str, dict[str, float]],
-               details: dict, timings: dict[str, float]) -> Report:
-    """A report of a run that just finished, with the provenance of this process."""
+               details: dict, timings: dict[str, float], data_dir: Path | None = None) -> Report:
+    """A report of a run that just finished, with the provenance of this process and of the data
+    folder it read (outside the identity: neither changes the report's digest)."""
     return Report(
         identity=identity, main_metric=main_metric, metrics=metrics, per_query=per_query, details=details,
         timings_s={name: round(value, 3) for name, value in timings.items()}, versions=package_versions(),
         hardware=hardware(), command=" ".join(sys.argv),
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        harness_git=harness_git(), data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None,
     )
 
 
@@ -166,7 +176,8 @@ def read_report(path: Path) -> Report:
                             "run the evaluation again to rewrite it")
     try:
         identity = Identity(**payload["identity"])
-        report = Report(identity=identity, **{name: payload[name] for name in _BODY})
+        body = {name: payload[name] if name not in _OPTIONAL_BODY else payload.get(name) for name in _BODY}
+        report = Report(identity=identity, **body)
     except (KeyError, TypeError) as exc:
         raise SgptEvalError(f"{path}: not a complete report ({exc}); run the evaluation again") from None
     if payload.get("digest") != identity.digest():
@@ -233,6 +244,24 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+@functools.lru_cache(maxsize=1)
+def harness_git() -> dict | None:
+    """The commit of the checkout this sgpt_eval runs from, and whether its tracked files differ
+    from it; None when the package is not tracked in a git checkout (an installed copy) or git is
+    missing or fails: provenance is never a reason for a run to fail. Read once per process."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, check=True,
+                              timeout=_GIT_TIMEOUT_S).stdout.strip()
+
+    try:
+        git("ls-files", "--error-unmatch", "__init__.py")  # this package's repository, not one it merely lies in
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def hardware() -> dict:

@@ -2,7 +2,8 @@
 
 Published numbers stand beside each of our systems that has one, with the difference
 (ours - published), so a reproduction gap is read off the table rather than worked out.
-A missing cell stays missing (NaN, shown as "–"): an average never counts it as zero.
+A missing cell stays missing (NaN, shown as "–"): an average never counts it as zero. Datasets
+that are not BEIR's (a folder of one's own in BEIR layout) are rows after BEIR's, in no average.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ LABELS = {
     "dbpedia-entity": "DBPedia", "scidocs": "SCIDOCS", "fever": "FEVER", "climate-fever": "Climate-FEVER",
     "scifact": "SciFact", "msmarco": "MS MARCO (dev)",
 }
+_FORUMS = tuple(f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS)
 AVERAGE_18 = "average-18"  # the dataset name of published averages in the CSV
 AVERAGE_18_LABEL = "Average (18 datasets, no MS MARCO)"
 METHOD_ORDER = ("bm25", "dense", "rerank")
@@ -82,7 +84,8 @@ def _check_unique(reports: pd.DataFrame) -> None:
 
 
 def system_scores(reports: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
-    """BEIR datasets x systems, the 12 CQADupStack forums folded into one row.
+    """Datasets x systems: BEIR's in the paper's order, the 12 CQADupStack forums folded into one
+    row, then any other dataset by name.
 
     The CQADupStack row is the mean of the forums only when all 12 are there; otherwise it is missing.
     """
@@ -90,11 +93,21 @@ def system_scores(reports: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
     if evaluated.empty or metric not in evaluated:
         return pd.DataFrame(dtype=float)
     wide = evaluated.pivot(index="dataset", columns="system", values=metric).astype(float)
-    forums = [f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS]
-    if wide.index.isin(forums).any():
-        wide.loc["cqadupstack"] = wide.reindex(forums).mean(skipna=False)
+    if wide.index.isin(_FORUMS).any():
+        wide.loc["cqadupstack"] = wide.reindex(list(_FORUMS)).mean(skipna=False)
     systems = sorted(wide.columns, key=lambda name: _system_order(evaluated, name))
-    return wide.reindex(index=[name for name in DATASET_ORDER if name in wide.index], columns=systems)
+    rows = [name for name in DATASET_ORDER if name in wide.index] + custom_datasets(wide.index)
+    return wide.reindex(index=rows, columns=systems)
+
+
+def table_row(dataset: str) -> str:
+    """The row a dataset's scores go in: CQADupStack's for each of its forums, its own otherwise."""
+    return "cqadupstack" if dataset in _FORUMS else dataset
+
+
+def custom_datasets(names: Iterable[str]) -> list[str]:
+    """The rows of the datasets among `names` that are not BEIR's, by name."""
+    return sorted({table_row(name) for name in names} - set(DATASET_ORDER))
 
 
 def _system_order(reports: pd.DataFrame, system: str) -> tuple:
@@ -147,12 +160,12 @@ def build_table(
     results_dir = Path(results_dir)
     reports = load_reports(results_dir)
     notes = [f"NDCG@10. Missing cells ({MISSING}) were not run or not published; no average counts them as zero."]
-    notes += _left_out(reports)
     if datasets:
-        unknown = sorted(set(datasets) - set(DATASET_ORDER))
-        if unknown:
-            raise SgptEvalError(f"--dataset {', '.join(unknown)}: not a BEIR dataset; choose from {', '.join(DATASET_ORDER)}")
-        reports = reports[reports["dataset"].str.split("/").str[0].isin(datasets)]
+        _check_datasets(datasets, reports, results_dir)
+        reports = reports[reports["dataset"].map(table_row).isin(datasets)]
+    custom = custom_datasets(reports["dataset"])
+    if custom:
+        notes.append(f"{', '.join(custom)}: not BEIR datasets; shown after them and left out of every average.")
     if reports.empty:
         notes.append(f"No run reports under {results_dir}{' for ' + ', '.join(datasets) if datasets else ''}.")
     ours = system_scores(reports)
@@ -165,7 +178,7 @@ def build_table(
     notes += [f"{name} -- {sources[name.removeprefix('published: ')]}" for name in columns if name.startswith("published: ")]
 
     values = pd.DataFrame(columns, dtype=float)
-    rows = [name for name in DATASET_ORDER if name in values.index and (not datasets or name in datasets)]
+    rows = [name for name in (*DATASET_ORDER, *custom) if name in values.index and (not datasets or name in datasets)]
     values = values.reindex(rows).dropna(how="all")
     subset = [name for name in BEIR_18 if name in ours.index and ours.loc[name].notna().all()]
     averages = {AVERAGE_18_LABEL: _average_18(values, published)}
@@ -179,6 +192,16 @@ def build_table(
     table.index.name = "dataset"
     table.attrs["notes"] = notes
     return table
+
+
+def _check_datasets(datasets: Sequence[str], reports: pd.DataFrame, results_dir: Path) -> None:
+    """A --dataset that is neither BEIR's nor one with reports here is a typo: list what there is."""
+    found = sorted({table_row(name) for name in reports["dataset"]})
+    unknown = sorted(set(datasets) - set(DATASET_ORDER) - set(found))
+    if unknown:
+        raise SgptEvalError(
+            f"--dataset {', '.join(unknown)}: not a BEIR dataset, and no report under {results_dir} names it; "
+            f"datasets with reports: {', '.join(found) or 'none'}; BEIR's: {', '.join(DATASET_ORDER)}")
 
 
 def _columns(
@@ -203,6 +226,9 @@ def _columns(
             columns[f"published: {reference}"] = published[reference]
             pairs.append((system, f"published: {reference}", f"Δ {system}"))
     for name in extra_published:
+        if published.columns.empty:
+            raise SgptEvalError(f"--published {name}: no published-scores CSV was read; pass --published-csv "
+                                "(default: RESULTS_DIR/published/beir_ndcg10.csv)")
         if name not in published:
             raise SgptEvalError(f"--published {name}: not in the published CSV; choose from {', '.join(published.columns)}")
         columns.setdefault(f"published: {name}", published[name])
@@ -223,12 +249,6 @@ def _average_18(values: pd.DataFrame, published: pd.DataFrame) -> pd.Series:
         stated = published.loc[AVERAGE_18].rename(lambda model: f"published: {model}")
         average = average.fillna(stated.reindex(average.index))
     return average
-
-
-def _left_out(reports: pd.DataFrame) -> list[str]:
-    """Reports the table does not show, said so rather than dropped unseen."""
-    return [f"{row['path']}: {row['dataset']} is not a BEIR dataset; left out."
-            for _, row in reports.iterrows() if row["dataset"].split("/")[0] not in DATASET_ORDER]
 
 
 def _partial_cqadupstack(reports: pd.DataFrame) -> list[str]:
