@@ -166,6 +166,21 @@ def test_eval_with_a_damaged_shard_gives_the_clean_ndcg(tiny_gpt_neo, tmp_path, 
     assert f"{shard}: its sha256 differs" in caplog.text
 
 
+
+def test_rerank_with_a_nan_in_the_score_cache_gives_the_clean_ndcg(tiny_gpt_neo, tmp_path, caplog):
+    data_dir = write_beir(tmp_path / "data" / "toy").parent
+    rerank = ("rerank", "--model", str(tiny_gpt_neo), "--top-k", "3", "--device", "cpu")
+    clean = _run(tmp_path, data_dir, *rerank)
+    [scores] = (tmp_path / "cache" / "rerank_scores").glob("*.jsonl")
+    lines = scores.read_text().splitlines()
+    row = json.loads(lines[0])
+    lines[0] = json.dumps({**row, "score": float("nan")})
+    scores.write_text("\n".join(lines) + "\n")
+    repaired = _run(tmp_path, data_dir, *rerank)
+    assert repaired["details"]["pairs_from_score_cache"] == clean["details"]["pairs"] - 1
+    assert (repaired["metrics"], repaired["per_query"]) == (clean["metrics"], clean["per_query"])
+    assert f"{scores}: ignored 1 bad rows" in caplog.text
+
 def _filled_cache(tmp_path: Path, tiny_gpt_neo: Path, scorer: SGPTCrossEncoder) -> Path:
     """A toy dataset, and a cache with its embeddings, its BM25 index and a score file."""
     data_dir = write_beir(tmp_path / "data" / "toy").parent
