@@ -1,21 +1,21 @@
-"""The pinned regression on real data catches a broken pooling (what `make regress` runs).
+"""The pinned regression on real data catches a broken component (what `make regress` runs).
 
-The pinned dense evaluation (all-MiniLM-L6-v2 on SciFact) runs in-process with the pooling
-broken on purpose (first token instead of mean), and `sgpt-eval regress` fails on it naming the
-metric, the expected value, the measured one and the tolerance.
+The pinned BM25 evaluation on SciFact (the fastest pinned run; `test_scifact_integration`
+already encodes SciFact with a real bi-encoder) runs in-process with its stemmer broken on
+purpose (every word cut to its first three letters), and `sgpt-eval regress` fails on it naming
+the metric, the expected value, the measured one and the tolerance.
 """
 
-import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sgpt_eval.cli import main
 from sgpt_eval.evaluation.pipeline import run_all
 from sgpt_eval.evaluation.specs import read_config
-from sgpt_eval.folders import cache_dir as cache_root
-from sgpt_eval.models import bi_encoder as encoder_module
 from sgpt_eval.reports.regress import read_baseline
+from sgpt_eval.retrieval import bm25
 
 BASELINES = Path(__file__).resolve().parents[1] / "results" / "baselines"
 
@@ -29,15 +29,21 @@ def test_pinned_runs_have_baselines():
         assert (spec.dataset, spec.method, spec.settings.max_queries) in pinned, spec
 
 
+class _Truncating:
+    """A broken stemmer: every word becomes its first three letters."""
+
+    def stemWords(self, words):  # noqa: N802 (PyStemmer's name)
+        return [word[:3] for word in words]
+
+
 @pytest.mark.integration
-def test_broken_pooling_fails_the_regression(scifact_dir, tmp_path, monkeypatch, capsys):
-    dense = next(spec for spec in read_config(BASELINES / "pinned.toml") if spec.method == "dense")
-    dense = dataclasses.replace(dense.without_cache(), model=dataclasses.replace(dense.model, device="cpu"))
-    monkeypatch.setattr(encoder_module, "pool", lambda states, mask, mode: states[:, 0])
-    [outcome] = run_all([dense], scifact_dir, tmp_path, cache_root(), force=True)
+def test_broken_stemming_fails_the_regression(scifact_dir, tmp_path, monkeypatch, capsys):
+    pinned = next(spec for spec in read_config(BASELINES / "pinned.toml") if spec.method == "bm25").without_cache()
+    monkeypatch.setattr(bm25, "Stemmer", SimpleNamespace(Stemmer=lambda language: _Truncating()))
+    [outcome] = run_all([pinned], scifact_dir, tmp_path / "results", tmp_path / "cache", force=True)
     code = main(["regress", str(outcome.path), "--baselines-dir", str(BASELINES)])
     out = capsys.readouterr()
     assert code == 2
     fail = next(line for line in out.out.splitlines() if line.startswith("FAIL"))
-    assert "scifact dense all-MiniLM-L6-v2: NDCG@10 measured" in fail and "expected 0.64508 ± 0.005" in fail
+    assert "scifact bm25 bm25s: NDCG@10 measured" in fail and "expected 0.68630 ± 0.005" in fail
     assert "baseline(s) in" in out.err
