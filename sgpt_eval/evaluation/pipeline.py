@@ -73,7 +73,7 @@ def retriever_for(spec: RunSpec, models: Models) -> Retriever:
     if spec.method == "bm25":
         return BM25Retriever(settings.bm25(), top_k, cache_dir)
     if spec.method == "dense":
-        return DenseRetriever(models.describe("bi", spec.model), models.loader("bi", spec.model),
+        return DenseRetriever(models.describe("bi", spec.model).for_dataset(spec.dataset), models.loader("bi", spec.model),
                               EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
                               settings.faiss_gpu)
     first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"

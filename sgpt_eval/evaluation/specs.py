@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..data.beir import expand
 from ..errors import SgptEvalError
-from ..models.options import ModelOptions, at_least_one, option
+from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
 
@@ -24,7 +24,7 @@ DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100}
 MODEL_FIELDS = {
     "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name != "template"),
     "bm25": (),
-    "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb")),
+    "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb", *BI_ENCODER_ONLY)),
 }
 
 

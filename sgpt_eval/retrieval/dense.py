@@ -96,7 +96,7 @@ class DenseRetriever:
     ) -> None:
         if score_function not in SCORE_FUNCTIONS:
             raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
-        self.model, self.load, self.cache = model, load, cache
+        self.model, self.load, self.cache = model, load, cache  # `model`: settings for this run's dataset
         self.top_k, self.score_function, self.faiss_gpu = top_k, score_function, faiss_gpu
 
     def model_settings(self) -> dict:
@@ -106,7 +106,7 @@ class DenseRetriever:
         return {"top_k": self.top_k, "score_function": self.score_function}
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
-        encoder = self.load()
+        encoder = self.load().with_instruction(self.model.instruction)  # the instruction of this dataset
         timings["load_model"] = encoder.load_seconds
         doc_ids, query_ids = list(dataset.corpus.docs), list(dataset.queries)
         query_texts = [dataset.queries[qid] for qid in query_ids]
