@@ -27,9 +27,10 @@ from ..retrieval import Retriever
 from ..retrieval.bm25 import BM25Retriever
 from ..retrieval.dense import DenseRetriever
 from ..retrieval.embedding_cache import EmbeddingCache
+from ..retrieval.fusion import FusionRetriever
 from ..retrieval.rerank import RankingFile, RerankRetriever
 from . import metrics
-from .specs import RunSpec
+from .specs import FUSION, RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,15 @@ class Models:
         return load
 
 
-def retriever_for(spec: RunSpec, models: Models) -> Retriever:
-    """The retriever a spec describes; models are described now and loaded when it first retrieves."""
+def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Retriever:
+    """The retriever a spec describes; models are described now and loaded when it first retrieves.
+    `files` (the dataset and split located) is what fusion's inputs must be rankings of."""
     settings = spec.settings
     top_k = settings.depth(spec.method)
     cache_dir = models.cache_dir if settings.use_cache else None
+    if spec.method == FUSION:
+        return FusionRetriever(settings.inputs, files.name, files.split, settings.fusion, settings.rrf_k,
+                               settings.fusion_weights(), settings.normalization, top_k)
     if spec.method == "bm25":
         return BM25Retriever(settings.bm25(), top_k, cache_dir)
     if spec.method == "dense":
@@ -98,7 +103,7 @@ class Plan:
 def plan(spec: RunSpec, data_dir: Path, models: Models) -> Plan:
     files = beir.locate(spec.dataset, data_dir, spec.settings.split)
     hashes = files.hashes()
-    retriever = retriever_for(spec, models)
+    retriever = retriever_for(spec, models, files)
     identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
                         {**retriever.settings(), "max_queries": spec.settings.max_queries})
     return Plan(spec, files, hashes, retriever, identity, data_dir)

@@ -17,11 +17,15 @@ from ..errors import SgptEvalError
 from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
+from ..retrieval.fusion import FUSIONS, NORMALIZATIONS, parse_weights
 
-METHODS = ("dense", "bm25", "rerank")
-DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100}
-# The model options each method takes (BM25 has no model).
+METHODS = ("dense", "bm25", "rerank")  # the methods that search a corpus (`run --method`)
+FUSION = "fusion"  # fuses finished rankings: a config's run or `sgpt-eval fuse`
+ALL_METHODS = (*METHODS, FUSION)
+DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100, FUSION: 1000}
+# The model options each method takes (BM25 and fusion have no model).
 MODEL_FIELDS = {
+    FUSION: (),
     "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name != "template"),
     "bm25": (),
     "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb", *BI_ENCODER_ONLY)),
@@ -36,9 +40,10 @@ def _for(*methods: str) -> dict:
 class RunSettings:
     """The run's settings; those marked `identity=False` change how it runs, never its numbers."""
 
-    split: str | None = field(default=None, metadata=option("qrels split (default: test; dev for msmarco)", **_for(*METHODS)))
+    split: str | None = field(default=None, metadata=option("qrels split (default: test; dev for msmarco)",
+                                                            **_for(*ALL_METHODS)))
     top_k: int | None = field(default=None, metadata=option(
-        "documents per query (default: 1000; rerank: 100)", **_for(*METHODS)))
+        "documents per query (default: 1000; rerank: 100)", **_for(*ALL_METHODS)))
     score_function: str = field(default="cos_sim", metadata=option(
         "vector similarity", choices=("cos_sim", "dot"), **_for("dense")))
     first_stage: str = field(default="bm25", metadata=option(
@@ -47,7 +52,7 @@ class RunSettings:
     k1: float = field(default=BM25Settings.k1, metadata=option("BM25 term-frequency saturation", **_for("bm25", "rerank")))
     b: float = field(default=BM25Settings.b, metadata=option("BM25 length normalisation", **_for("bm25", "rerank")))
     max_queries: int | None = field(default=None, metadata=option(
-        "evaluate only the first N judged queries (qrels file order); recorded in the report", **_for(*METHODS)))
+        "evaluate only the first N judged queries (qrels file order); recorded in the report", **_for(*ALL_METHODS)))
     use_cache: bool = field(default=True, metadata=option(
         "neither read nor write the embedding, BM25 index and score caches", flag="--no-cache", identity=False,
         **_for(*METHODS)))
@@ -55,9 +60,39 @@ class RunSettings:
         "documents per cached embedding shard", identity=False, **_for("dense")))
     faiss_gpu: bool | None = field(default=None, metadata=option(
         "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
+    # Fusion only: in identities through FusionRetriever.settings(), so other methods' identities never see them.
+    inputs: tuple[str, ...] = field(default=(), metadata=option(
+        "reports (their ranking beside them) or ranking files to fuse, two or more", **_for(FUSION)))
+    fusion: str = field(default="rrf", metadata=option(
+        "rrf: reciprocal rank fusion; weighted: weighted sum of scores normalised per query",
+        choices=FUSIONS, flag="--method", **_for(FUSION)))
+    rrf_k: int | None = field(default=None, metadata=option("rrf: the k of 1 / (k + rank) (default: 60)", **_for(FUSION)))
+    weights: str | None = field(default=None, metadata=option(
+        "weighted: one weight per input, e.g. 0.3,0.7 (default: equal)", **_for(FUSION)))
+    normalization: str | None = field(default=None, metadata=option(
+        "weighted: per-query score normalisation (default: minmax)", choices=NORMALIZATIONS, **_for(FUSION)))
 
     def __post_init__(self) -> None:
-        at_least_one({"top_k": self.top_k, "max_queries": self.max_queries, "shard_size": self.shard_size})
+        at_least_one({"top_k": self.top_k, "max_queries": self.max_queries, "shard_size": self.shard_size,
+                      "rrf_k": self.rrf_k})
+        object.__setattr__(self, "inputs", tuple(str(path) for path in self.inputs))  # a TOML list, or paths
+        self._check_fusion()
+
+    def _check_fusion(self) -> None:
+        """Fusion settings that are unknown, or meant for the other fusion method, are refused by their flag."""
+        if self.fusion not in FUSIONS:
+            raise SgptEvalError(f"--method {self.fusion}: not a fusion method; use one of {', '.join(FUSIONS)}")
+        if self.normalization is not None and self.normalization not in NORMALIZATIONS:
+            raise SgptEvalError(f"--normalization {self.normalization}: use one of {', '.join(NORMALIZATIONS)}")
+        other = {"rrf": {"--weights": self.weights, "--normalization": self.normalization},
+                 "weighted": {"--rrf-k": self.rrf_k}}[self.fusion]
+        for flag, value in other.items():
+            if value is not None:
+                raise SgptEvalError(f"{flag} {value}: not a setting of --method {self.fusion}; leave it out")
+        self.fusion_weights()
+
+    def fusion_weights(self) -> tuple[float, ...] | None:
+        return parse_weights(self.weights, len(self.inputs) if self.inputs else None)
 
     def depth(self, method: str) -> int:
         return self.top_k if self.top_k is not None else DEFAULT_TOP_K[method]
@@ -81,8 +116,8 @@ class RunSpec:
     def create(cls, dataset: str, method: str, values: dict, where: str) -> RunSpec:
         """A spec from flat settings (TOML keys or option names); unknown or inapplicable names
         are an error naming `where`."""
-        if method not in METHODS:
-            raise SgptEvalError(f"{where}: method '{method}' is not one of {', '.join(METHODS)}")
+        if method not in ALL_METHODS:
+            raise SgptEvalError(f"{where}: method '{method}' is not one of {', '.join(ALL_METHODS)}")
         model_fields, settings_fields = MODEL_FIELDS[method], run_fields(method)
         unknown = sorted(set(values) - set(model_fields) - set(settings_fields))
         if unknown:

@@ -65,7 +65,10 @@ class Identity:
 
     @property
     def model_name(self) -> str:
-        """The system's model: a preset's name for its hub id too, and "bm25s" for BM25."""
+        """The system's model: a preset's name for its hub id too, "bm25s" for BM25, and for a
+        fusion its method ("rrf", "weighted")."""
+        if self.method == "fusion":
+            return self.settings["fusion"]
         if self.model is None:
             return "bm25s"
         preset = find_preset(self.model["model"])

@@ -10,17 +10,30 @@ from .schema import Identity
 
 # Settings named in every label where set: a query subset or another split is never a full test run.
 ALWAYS_NAMED = ("max_queries", "split")
+FUSION_NAMES = {"rrf": "RRF", "weighted": "Weighted"}
 
 
 def base_label(identity: Identity) -> str:
-    """e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+SmolLM2-135M (rerank)"."""
+    """e.g. "BM25", "all-MiniLM-L6-v2 (dense)", "BM25+SmolLM2-135M (rerank)",
+    "RRF(BM25, all-MiniLM-L6-v2 (dense))"."""
     model = identity.model_name
     if identity.method == "bm25":
         return "BM25"
+    if identity.method == "fusion":
+        inputs = ", ".join(_input_label(given) for given in identity.settings.get("inputs", []))
+        return f"{FUSION_NAMES.get(model, model)}({inputs})"
     if identity.method == "rerank":
         first = identity.settings.get("first_stage", {}).get("kind")
         return f"BM25+{model} (rerank)" if first == "bm25" else f"{model} (rerank)"
     return f"{model} ({identity.method})"
+
+
+def _input_label(given: dict) -> str:
+    """A fused input: its report's system ("BM25", "all-MiniLM-L6-v2 (dense)"), or a ranking file's hash."""
+    if "system" not in given:
+        return f"ranking {given['sha256'][:8]}"
+    method, _, model = given["system"].partition(":")
+    return "BM25" if method == "bm25" else f"{model} ({method})"
 
 
 def labels(identities: Sequence[Identity]) -> list[str]:

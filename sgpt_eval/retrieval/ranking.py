@@ -100,7 +100,8 @@ def top_k(ranking: Ranking, k: int) -> Ranking:
     }
 
 
-def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path) -> Ranking:
+def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path,
+                remedy: str = "give --first-stage a ranking of this dataset and split") -> Ranking:
     """Keep the entries naming queries and documents of the dataset; warn with counts of the rest,
     and refuse a file of which nothing is left (another dataset's, or another split's, ranking)."""
     kept: Ranking = {}
@@ -119,5 +120,5 @@ def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collectio
     if not any(kept.values()):
         raise SgptEvalError(
             f"{source}: nothing in it matches the dataset (no entry pairs one of the {len(query_ids)} judged queries "
-            "evaluated with a corpus document); give --first-stage a ranking of this dataset and split")
+            f"evaluated with a corpus document); {remedy}")
     return kept
