@@ -22,7 +22,8 @@ METHODS = ("dense", "bm25", "rerank")
 DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100}
 # The model options each method takes (BM25 has no model).
 MODEL_FIELDS = {
-    "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name != "template"),
+    "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions))
+                   if name not in ("template", "aggregate")),
     "bm25": (),
     "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb")),
 }
