@@ -44,7 +44,9 @@ def _models(args: argparse.Namespace, cache_dir: Path) -> None:
         local = store.offline_path(preset, cache_dir)
         where = str(local) if local else preset.hub_id
         brackets = "specb" if preset.specb else "-"
-        print(f"{preset.name:40s} {preset.pooling:13s} {brackets:6s} {preset.max_length or 'model':>5}  {where}")
+        use = preset.pooling if preset.kind == "bi" else "cross-encoder"
+        revision = f"@{preset.revision}" if preset.revision else ""
+        print(f"{preset.name:40s} {use:13s} {brackets:6s} {preset.max_length or 'model':>5}  {where}{revision}")
 
 
 def _download(args: argparse.Namespace, cache_dir: Path) -> None:

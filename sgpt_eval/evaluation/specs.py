@@ -26,7 +26,8 @@ DEFAULT_TOP_K = {"dense": 1000, "bm25": 1000, "rerank": 100, FUSION: 1000}
 # The model options each method takes (BM25 and fusion have no model).
 MODEL_FIELDS = {
     FUSION: (),
-    "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name != "template"),
+    "dense": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions))
+                   if name not in ("template", "aggregate")),
     "bm25": (),
     "rerank": tuple(name for name in (f.name for f in dataclasses.fields(ModelOptions)) if name not in ("pooling", "specb", *BI_ENCODER_ONLY)),
 }

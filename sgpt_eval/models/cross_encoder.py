@@ -1,7 +1,8 @@
 """SGPT-CE: a causal language model as a re-ranker (BEIR's `predict(pairs, batch_size)` interface).
 
 The score of (query, document) is log P(query | prompt with the document): the sum of the
-query tokens' log-probabilities, not length-normalised. The SGPT loop runs prompt + query
+query tokens' log-probabilities, not length-normalised (`--aggregate mean` divides it by the
+number of query tokens scored, as length-normalised re-rankers do). The SGPT loop runs prompt + query
 through the model once per pair and takes log-softmax over every position. Here, with the
 same scores:
 
@@ -30,7 +31,7 @@ import torch
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from .score_cache import ScoreCache
-from .options import ModelOptions, check_max_length, default_device, resolve_dtype
+from .options import AGGREGATES, ModelOptions, check_max_length, default_device, resolve_aggregate, resolve_dtype
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
 from .store import ModelSource, load_pretrained, source_of
 
@@ -50,6 +51,7 @@ DEFAULT_BATCH_SIZE = 16
 # tokenizer names no limit: 2048, SGPT-CE's context with GPT-Neo and GPT-J.
 DEFAULT_CONTEXT = 2048
 _NO_LIMIT = 1_000_000  # tokenizers without a limit give a huge model_max_length (1e30)
+DEFAULT_AGGREGATE = AGGREGATES[0]
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,15 @@ class CrossEncoderSettings:
     template: str
     max_length: int
     dtype: str
+    aggregate: str = DEFAULT_AGGREGATE
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings, less those added since reports were first written while they keep their
+        default: a run as before keeps its report identity and its score cache."""
+        values = asdict(self)
+        if self.aggregate == DEFAULT_AGGREGATE:
+            del values["aggregate"]
+        return values
 
 
 def plan(
@@ -73,6 +81,7 @@ def plan(
     dtype: str = "auto",
     device: str | None = None,
     trust_remote_code: bool = False,
+    aggregate: str | None = None,
 ) -> tuple[CrossEncoderSettings, str]:
     """The settings a cross-encoder will have, from its config alone (no weights loaded); the context
     is --max-length, else the config's position embeddings, else what the tokenizer says."""
@@ -84,7 +93,9 @@ def plan(
     limit = (max_length or getattr(config, "max_position_embeddings", None)
              or tokenizer_context(source.path, source.name, trust_remote_code))
     template = resolve_template(template or DEFAULT_TEMPLATE)
-    return CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(dtype, device)), device
+    settings = CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(dtype, device),
+                                    resolve_aggregate(aggregate))
+    return settings, device
 
 
 @functools.lru_cache(maxsize=None)
@@ -115,13 +126,13 @@ def describe(options: ModelOptions, cache_dir: Path) -> CrossEncoderSettings:
 
 def _plan_arguments(options: ModelOptions) -> dict:
     return {"template": options.template, "max_length": options.max_length, "dtype": options.dtype,
-            "device": options.device, "trust_remote_code": options.trust_remote_code}
+            "device": options.device, "trust_remote_code": options.trust_remote_code, "aggregate": options.aggregate}
 
 
 class SGPTCrossEncoder:
     def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, allow_pickle: bool = False,
                  score_cache_dir: Path | None = None, **options) -> None:
-        """`options`: those of `plan` (template, max_length, dtype, device, trust_remote_code)."""
+        """`options`: those of `plan` (template, max_length, dtype, device, trust_remote_code, aggregate)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         started = time.perf_counter()
@@ -232,7 +243,8 @@ class SGPTCrossEncoder:
     @torch.inference_mode()
     def run_batch(self, batch: Batch, pairs: list[Pair]) -> list[float]:
         """Run each prompt once (all but its last token, into the key/value cache), then every
-        query on a copy of its prompt's cache; return each pair's summed query log-probability."""
+        query on a copy of its prompt's cache; return each pair's query log-probability, summed
+        (or averaged over its query tokens with aggregate "mean")."""
         from transformers import DynamicCache
 
         width = max(len(prefix) for prefix, _ in batch) - 1
@@ -273,4 +285,4 @@ class SGPTCrossEncoder:
         sums = torch.zeros(len(rows), device=self.device).index_add_(
             0, torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths), token_scores
         )
-        return sums.tolist()
+        return (sums / lengths if self.settings.aggregate == "mean" else sums).tolist()

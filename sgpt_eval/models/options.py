@@ -13,6 +13,9 @@ from ..errors import SgptEvalError
 from .presets import POOLINGS
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
+# How a cross-encoder turns the query tokens' log-probabilities into one score; the first, SGPT-CE's
+# log P(query | prompt), is the default.
+AGGREGATES = ("sum", "mean")
 
 
 def option(help: str, **cli) -> dict:
@@ -42,7 +45,8 @@ class ModelOptions:
     specb: bool | None = field(default=None, metadata=option(
         "bi-encoder: wrap queries in [ ] and documents in { } token ids (SGPT asymmetric search)"))
     template: str | None = field(default=None, metadata=option(
-        "cross-encoder prompt: asymmetric (default), symmetric, or your own text containing {doc}"))
+        "cross-encoder prompt: asymmetric (default), symmetric, upr (UPR's question generation), "
+        "or your own text containing {doc}"))
     max_length: int | None = field(default=None, metadata=option(
         "maximum tokens per text, brackets included (cross-encoder: model input tokens; default: its context)"))
     dtype: str = field(default="auto", metadata=option(
@@ -66,13 +70,18 @@ class ModelOptions:
         "bi-encoder: leave the template's tokens before {text} out of the pooling (they are still attended to)"))
     adapter: str | None = field(default=None, metadata=option(
         "bi-encoder: LoRA adapter (local folder or hub id) merged into the model (needs peft)"))
+    aggregate: str | None = field(default=None, metadata=option(
+        "cross-encoder score: sum of the query tokens' log-probabilities (SGPT's, default) "
+        "or their mean (length-normalised)", choices=AGGREGATES))
 
     def __post_init__(self) -> None:
         at_least_one({"batch_size": self.batch_size, "max_length": self.max_length})
+        if self.aggregate is not None:
+            resolve_aggregate(self.aggregate)
 
     def check(self, kind: str) -> None:
         """Refuse the options that mean nothing to this kind of model ("bi" or "cross")."""
-        unused = ("template",) if kind == "bi" else ("pooling", "specb", *BI_ENCODER_ONLY)
+        unused = ("template", "aggregate") if kind == "bi" else ("pooling", "specb", *BI_ENCODER_ONLY)
         given = [name for name in unused if getattr(self, name) is not None]
         if given:
             what = "a bi-encoder" if kind == "bi" else "a cross-encoder"
@@ -95,6 +104,15 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if dtype not in DTYPE_NAMES:
         raise SgptEvalError(f"--dtype {dtype}: choose from auto, {', '.join(DTYPE_NAMES)}")
     return dtype
+
+
+def resolve_aggregate(aggregate: str | None) -> str:
+    """None is the default, "sum"; anything but AGGREGATES is refused before a model loads."""
+    if aggregate is None:
+        return AGGREGATES[0]
+    if aggregate not in AGGREGATES:
+        raise SgptEvalError(f"--aggregate {aggregate}: choose from {', '.join(AGGREGATES)}")
+    return aggregate
 
 
 def check_max_length(max_length: int | None, config, model: str) -> None:

@@ -1,9 +1,11 @@
 """Named models and the settings the SGPT paper evaluated them with.
 
-A preset fixes what the checkpoint alone does not say: the pooling, whether queries and
-documents are wrapped in special brackets ("specb"), and the maximum sequence length.
-Anything else (a hub id, a local folder) works too; its settings then come from its own
-`modules.json` / `sentence_bert_config.json`, or from the command-line options.
+A bi-encoder preset fixes what the checkpoint alone does not say: the pooling, whether queries
+and documents are wrapped in special brackets ("specb"), and the maximum sequence length.
+A cross-encoder preset names a causal LM as the SGPT paper re-ranked with it (SGPT-CE), at the
+hub revision it used; its bi-encoder fields are unset. Anything else (a hub id, a local folder)
+works too; its settings then come from its own `modules.json` / `sentence_bert_config.json`, or
+from the command-line options.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ POOLINGS = ("weightedmean", "mean", "lasttoken", "cls")
 class ModelPreset:
     name: str
     hub_id: str
-    pooling: str
+    pooling: str | None  # None: the checkpoint's own (a cross-encoder preset has none)
     specb: bool  # asymmetric search: queries in [ ], documents in { }, as token ids
     max_length: int | None  # None: the checkpoint's own setting
     parameters: float | None = None  # in millions, for size plots
@@ -33,6 +35,8 @@ class ModelPreset:
     append_eos: bool = False
     exclude_instruction: bool = False
     adapter: str | None = None
+    kind: str = "bi"  # what the SGPT paper used it as: "bi" (`dense`) or "cross" (`rerank`, SGPT-CE)
+    revision: str | None = None  # the hub revision to download when --revision names none
 
 
 def _sgpt(size: str, params: float, kind: str) -> ModelPreset:
@@ -73,6 +77,12 @@ E5_INSTRUCTIONS: tuple[tuple[str, str], ...] = (
 )
 
 _SIZES = {"125M": 125.0, "1.3B": 1300.0, "2.7B": 2700.0, "5.8B": 5800.0}
+
+
+def _sgpt_ce(model: str, hub_id: str, params: float, revision: str | None = None, note: str = "") -> ModelPreset:
+    """A causal LM as the SGPT paper's cross-encoder: no pooling or brackets, its own context."""
+    return ModelPreset(name=f"SGPT-CE-{model}", hub_id=hub_id, pooling=None, specb=False, max_length=None,
+                       parameters=params, note=note, kind="cross", revision=revision)
 
 PRESETS: dict[str, ModelPreset] = {
     preset.name: preset
@@ -167,6 +177,10 @@ PRESETS: dict[str, ModelPreset] = {
             note="GritLM embeds with bidirectional attention (its remote code's is_causal=False); "
                  "this harness runs the model causally, so its numbers differ from the published ones",
         ),
+        # SGPT-CE: the SGPT paper's re-rankers, pretrained GPT models used as they are.
+        *(_sgpt_ce(f"GPT-Neo-{size}", f"EleutherAI/gpt-neo-{size}", _SIZES[size]) for size in ("125M", "1.3B", "2.7B")),
+        _sgpt_ce("GPT-J-6B", "EleutherAI/gpt-j-6B", 6050.0, revision="float16",
+                 note="the float16 branch, as the SGPT paper loaded it"),
     ]
 }
 

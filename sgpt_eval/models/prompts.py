@@ -29,6 +29,16 @@ TEMPLATES = {
     # query is a text of the same kind: "match" rather than "search result".
     "symmetric": 'Documents are searched to find matches with the same content.\n'
                  'The document "{doc}" is a good match for "',
+    # UPR (Sachan et al. 2022, "Improving Passage Retrieval with Zero-Shot Question Generation"):
+    # log P(question | passage prompt). In its code (github.com/DevSinghSachan/unsupervised-passage-
+    # reranking) the question is the decoder's target (upr.py, T5) or, for GPT models (upr_gpt.py),
+    # its token ids follow the prompt's, each text tokenized alone, as here. Both build the prompt as
+    # "{} {} {}. {}".format("Passage: ", title, text, "Please write a question based on this
+    # passage."); with BEIR's document text, `title + " " + text`, that is this string, two spaces
+    # included. UPR sums the question's token log-probabilities (its `avg_nll` is a torch.sum), as
+    # the default --aggregate does; it also scores an end-of-text token after the question, which
+    # SGPT-CE, and so this harness, does not.
+    "upr": "Passage:  {doc}. Please write a question based on this passage.",
 }
 
 

@@ -1,7 +1,7 @@
 """Cross-encoder scores on disk, so that an interrupted re-ranking resumes where it stopped.
 
 One append-only JSON-lines file per scorer setting (model and revision, prompt template,
-maximum length, dtype), with the settings in a JSON file beside it (`sgpt-eval cache list`).
+maximum length, dtype, aggregate), with the settings in a JSON file beside it (`sgpt-eval cache list`).
 Each line is {"key": sha256(query, document), "score": float, "check": digest(key, score)}:
 a row is used only when its score is a finite number and its check matches, so an edited or
 damaged row is never mistaken for a score; bad rows are reported (how many, which file), cut

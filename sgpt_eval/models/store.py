@@ -46,9 +46,10 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickl
     local = Path(name).expanduser()
     if local.is_dir():
         return ModelSource(name, local.resolve(), "local", fingerprint(local), find_preset(local.name))
-    if local.suffix or name.startswith((".", "/", "~")):
-        raise SgptEvalError(f"model '{name}': no such folder")
     preset = find_preset(name)
+    # A preset's size looks like a file suffix (SGPT-1.3B-..., EleutherAI/gpt-neo-2.7B).
+    if preset is None and (local.suffix or name.startswith((".", "/", "~"))):
+        raise SgptEvalError(f"model '{name}': no such folder")
     cached = offline_path(preset, cache_dir) if preset else None
     if cached is not None:
         origin = "package" if preset.offline[0] == "package" else "cache"
@@ -57,7 +58,7 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickl
     if "/" not in hub_id:
         known = ", ".join(sorted(PRESETS))
         raise SgptEvalError(f"unknown model '{name}': not a folder, a preset ({known}) or a hub id (owner/name)")
-    path, commit = _download(hub_id, revision, preset, allow_pickle, cache_dir)
+    path, commit = _download(hub_id, revision or (preset.revision if preset else None), preset, allow_pickle, cache_dir)
     return ModelSource(name, path, "hub", commit, preset)
 
 
