@@ -100,9 +100,14 @@ class Plan:
     data_dir: Path
 
 
-def plan(spec: RunSpec, data_dir: Path, models: Models) -> Plan:
+def plan(spec: RunSpec, data_dir: Path, models: Models,
+         hashed: dict[beir.DatasetFiles, dict[str, str]] | None = None) -> Plan:
+    """`hashed`: the file hashes of datasets a batch has resolved already, so each is hashed once."""
     files = beir.locate(spec.dataset, data_dir, spec.settings.split)
-    hashes = files.hashes()
+    hashed = {} if hashed is None else hashed
+    if files not in hashed:
+        hashed[files] = files.hashes()
+    hashes = hashed[files]
     retriever = retriever_for(spec, models, files)
     identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
                         {**retriever.settings(), "max_queries": spec.settings.max_queries})
@@ -138,12 +143,13 @@ class Outcome:
 def evaluate(spec: RunSpec, data_dir: Path, results_dir: Path, models: Models, force: bool = True) -> Outcome:
     """Run one spec end to end and write its report; with `force` False, an existing report of
     the same identity is returned instead."""
-    return _execute(plan(spec, data_dir, models), results_dir, Datasets(), force)
+    planned = plan(spec, data_dir, models)
+    return _execute(planned, results_dir, Datasets(), None if force else existing(results_dir, planned.identity))
 
 
-def _execute(planned: Plan, results_dir: Path, datasets: Datasets, force: bool) -> Outcome:
+def _execute(planned: Plan, results_dir: Path, datasets: Datasets, found: Path | None) -> Outcome:
+    """Run a planned spec, or return the report `found` with its identity."""
     spec, identity = planned.spec, planned.identity
-    found = None if force else existing(results_dir, identity)
     if found:
         log.info("%s has this run's identity; skipped (use --force to run again)", found)
         return Outcome(spec, found, read_report(found), skipped=True)
@@ -175,11 +181,13 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
     if any(spec.settings.use_cache for spec in specs):
         folders.check_writable(cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
     models = Models(cache_dir)
-    plans = [plan(spec, data_dir, models) for spec in specs]
+    hashed: dict[beir.DatasetFiles, dict[str, str]] = {}
+    plans = [plan(spec, data_dir, models, hashed) for spec in specs]
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
+    found = {i: None if force else existing(results_dir, plans[i].identity) for i in order}
     needed: dict[beir.DatasetFiles, Plan] = {}
     for i in order:
-        if force or not existing(results_dir, plans[i].identity):
+        if not found[i]:
             needed.setdefault(plans[i].files, plans[i])
     datasets = Datasets()
     for planned in reversed(needed.values()):  # the first run's dataset last, so that it is kept for that run
@@ -189,5 +197,5 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
     for i in progress:
         spec = specs[i]
         progress.set_postfix_str(f"{spec.dataset} {spec.method} {spec.model.model if spec.model else ''}")
-        outcomes[i] = _execute(plans[i], results_dir, datasets, force)
+        outcomes[i] = _execute(plans[i], results_dir, datasets, found[i])
     return [outcomes[i] for i in range(len(specs))]
