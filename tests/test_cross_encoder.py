@@ -95,7 +95,7 @@ def test_a_user_template_and_a_one_token_prompt(tiny_gpt_neo):
 def test_each_prompt_runs_once_per_batch_and_batches_are_length_sorted(tiny_gpt_neo):
     scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=6)
     pairs = scorer.prompt.pairs(_pairs())
-    batches = scorer.plan(pairs, list(range(len(pairs))), batch_size=6)
+    batches = scorer.batches(pairs, list(range(len(pairs))), batch_size=6)
     assert sorted(i for batch in batches for _, members in batch for i in members) == list(range(len(pairs)))
     assert all(sum(len(members) for _, members in batch) <= 6 for batch in batches)
     prompt_lengths = [len(prefix) for batch in batches for prefix, _ in batch]

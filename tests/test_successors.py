@@ -170,17 +170,17 @@ def test_lora_adapter_is_merged(tmp_path, gpt2_tokenizer):
 
 
 def test_instruction_of_the_dataset_goes_into_the_settings(tiny_mistral, tmp_path):
-    settings = bi_encoder.plan(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, device="cpu")[0]
+    settings = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, device="cpu")[0]
     with_instructions = settings.__class__(**{**settings.__dict__,
                                               "instructions": PRESETS["E5-Mistral-7B-instruct"].instructions})
     assert with_instructions.for_dataset("scifact").as_dict()["instruction"] == TASK
     assert with_instructions.for_dataset("cqadupstack/android").instruction.startswith("Given a question, retrieve detailed")
     with pytest.raises(SgptEvalError, match=r"has no instruction for dataset mydata; give one with --instruction TEXT"):
         with_instructions.for_dataset("mydata")
-    given = bi_encoder.plan(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, instruction="Find it",
+    given = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, instruction="Find it",
                             device="cpu")[0]
     assert given.for_dataset("mydata").as_dict()["instruction"] == "Find it"
-    plain = bi_encoder.plan(resolve(str(tiny_mistral), tmp_path), device="cpu")[0]
+    plain = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), device="cpu")[0]
     assert plain.for_dataset("mydata") is plain and "instruction" not in plain.as_dict()
 
 
@@ -196,7 +196,7 @@ def test_the_encoder_takes_the_instruction_of_its_dataset(tiny_mistral, tmp_path
 
 def test_bad_settings_are_one_line_errors(tiny_mistral, tmp_path, monkeypatch):
     with pytest.raises(SgptEvalError, match=r"^--query-template 'Query:': must contain \{text\} exactly once$"):
-        bi_encoder.plan(resolve(str(tiny_mistral), tmp_path), query_template="Query:", device="cpu")
+        bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template="Query:", device="cpu")
     with pytest.raises(SgptEvalError, match=r"^append_eos, adapter: not a setting of a cross-encoder \(model m\); drop it$"):
         ModelOptions("m", append_eos=True, adapter="a/b").check("cross")
     monkeypatch.setattr(bi_encoder.importlib.util, "find_spec", lambda name: None)

@@ -88,7 +88,7 @@ def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Re
 
 
 @dataclass(frozen=True)
-class Plan:
+class Prepared:
     """One spec resolved without reading its data or loading weights: its files (hashed), its
     retriever and the identity its report will have."""
 
@@ -100,8 +100,8 @@ class Plan:
     data_dir: Path
 
 
-def plan(spec: RunSpec, data_dir: Path, models: Models,
-         hashed: dict[beir.DatasetFiles, dict[str, str]] | None = None) -> Plan:
+def prepare(spec: RunSpec, data_dir: Path, models: Models,
+            hashed: dict[beir.DatasetFiles, dict[str, str]] | None = None) -> Prepared:
     """`hashed`: the file hashes of datasets a batch has resolved already, so each is hashed once."""
     files = beir.locate(spec.dataset, data_dir, spec.settings.split)
     hashed = {} if hashed is None else hashed
@@ -111,7 +111,7 @@ def plan(spec: RunSpec, data_dir: Path, models: Models,
     retriever = retriever_for(spec, models, files)
     identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
                         {**retriever.settings(), "max_queries": spec.settings.max_queries})
-    return Plan(spec, files, hashes, retriever, identity, data_dir)
+    return Prepared(spec, files, hashes, retriever, identity, data_dir)
 
 
 class Datasets:
@@ -143,27 +143,27 @@ class Outcome:
 def evaluate(spec: RunSpec, data_dir: Path, results_dir: Path, models: Models, force: bool = True) -> Outcome:
     """Run one spec end to end and write its report; with `force` False, an existing report of
     the same identity is returned instead."""
-    planned = plan(spec, data_dir, models)
-    return _execute(planned, results_dir, Datasets(), None if force else existing(results_dir, planned.identity))
+    prepared = prepare(spec, data_dir, models)
+    return _execute(prepared, results_dir, Datasets(), None if force else existing(results_dir, prepared.identity))
 
 
-def _execute(planned: Plan, results_dir: Path, datasets: Datasets, found: Path | None) -> Outcome:
-    """Run a planned spec, or return the report `found` with its identity."""
-    spec, identity = planned.spec, planned.identity
+def _execute(prepared: Prepared, results_dir: Path, datasets: Datasets, found: Path | None) -> Outcome:
+    """Run a prepared spec, or return the report `found` with its identity."""
+    spec, identity = prepared.spec, prepared.identity
     if found:
         log.info("%s has this run's identity; skipped (use --force to run again)", found)
         return Outcome(spec, found, read_report(found), skipped=True)
 
-    dataset, read_seconds = datasets.read(planned.files, planned.hashes)
+    dataset, read_seconds = datasets.read(prepared.files, prepared.hashes)
     timings = {"load_data": read_seconds}
     dataset = beir.limit_queries(dataset, spec.settings.max_queries)
-    ranking, details = planned.retriever.retrieve(dataset, timings)
+    ranking, details = prepared.retriever.retrieve(dataset, timings)
     if not ranking:
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)
     per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking)}
     report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings,
-                        planned.data_dir)
+                        prepared.data_dir)
     path = write_report(report, results_dir, ranking)
     log.info("%s %s %s: %s = %.4f", spec.dataset, spec.method, identity.label(), MAIN_METRIC, report.main_score)
     return Outcome(spec, path, report, skipped=False)
@@ -182,20 +182,20 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
         folders.check_writable(cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
     models = Models(cache_dir)
     hashed: dict[beir.DatasetFiles, dict[str, str]] = {}
-    plans = [plan(spec, data_dir, models, hashed) for spec in specs]
+    runs = [prepare(spec, data_dir, models, hashed) for spec in specs]
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
-    found = {i: None if force else existing(results_dir, plans[i].identity) for i in order}
-    needed: dict[beir.DatasetFiles, Plan] = {}
+    found = {i: None if force else existing(results_dir, runs[i].identity) for i in order}
+    needed: dict[beir.DatasetFiles, Prepared] = {}
     for i in order:
         if not found[i]:
-            needed.setdefault(plans[i].files, plans[i])
+            needed.setdefault(runs[i].files, runs[i])
     datasets = Datasets()
-    for planned in reversed(needed.values()):  # the first run's dataset last, so that it is kept for that run
-        datasets.read(planned.files, planned.hashes)
+    for prepared in reversed(needed.values()):  # the first run's dataset last, so that it is kept for that run
+        datasets.read(prepared.files, prepared.hashes)
     outcomes: dict[int, Outcome] = {}
     progress = progress_bar(order, desc="runs", unit="run", hide=len(specs) < 2)
     for i in progress:
         spec = specs[i]
         progress.set_postfix_str(f"{spec.dataset} {spec.method} {spec.model.model if spec.model else ''}")
-        outcomes[i] = _execute(plans[i], results_dir, datasets, found[i])
+        outcomes[i] = _execute(runs[i], results_dir, datasets, found[i])
     return [outcomes[i] for i in range(len(specs))]

@@ -98,7 +98,7 @@ class EncoderSettings:
 _FIRST_ADDED = [spec.name for spec in dataclasses.fields(EncoderSettings)].index("query_template")
 
 
-def plan(
+def resolve_settings(
     source: ModelSource,
     pooling: str | None = None,
     specb: bool | None = None,
@@ -170,10 +170,10 @@ def describe(options: ModelOptions, cache_dir: Path) -> EncoderSettings:
     """The settings `SGPTBiEncoder.from_options` would load, without loading any weights."""
     options.check("bi")
     source = source_of(options, cache_dir)
-    return plan(source, **_plan_arguments(options, source, cache_dir))[0]
+    return resolve_settings(source, **_settings_arguments(options, source, cache_dir))[0]
 
 
-def _plan_arguments(options: ModelOptions, source: ModelSource, cache_dir: Path) -> dict:
+def _settings_arguments(options: ModelOptions, source: ModelSource, cache_dir: Path) -> dict:
     return {"pooling": options.pooling, "specb": options.specb, "max_length": options.max_length, "dtype": options.dtype,
             "device": options.device, "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code,
             "query_template": options.query_template, "doc_template": options.doc_template,
@@ -185,12 +185,12 @@ class SGPTBiEncoder:
     """Encode queries and documents; `encode_queries` / `encode_corpus` follow BEIR's interface."""
 
     def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, **options) -> None:
-        """`options`: those of `plan` (pooling, specb, max_length, dtype, device, allow_pickle, trust_remote_code,
+        """`options`: those of `resolve_settings` (pooling, specb, max_length, dtype, device, allow_pickle, trust_remote_code,
         templates, instruction, append_eos, exclude_instruction, adapter)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
-        self.settings, layout, self.device = plan(source, **options)
+        self.settings, layout, self.device = resolve_settings(source, **options)
         allow_pickle, trust_remote_code = options.get("allow_pickle", False), options.get("trust_remote_code", False)
         self.batch_size = batch_size
         self.pooling, self.specb = self.settings.pooling, self.settings.specb
@@ -220,7 +220,7 @@ class SGPTBiEncoder:
         options.check("bi")
         source = source_of(options, cache_dir)
         return cls(source, batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
-                   **_plan_arguments(options, source, cache_dir))
+                   **_settings_arguments(options, source, cache_dir))
 
     def with_instruction(self, instruction: str | None) -> SGPTBiEncoder:
         """This encoder (same weights) with another task instruction, which its settings (and so

@@ -74,7 +74,7 @@ class CrossEncoderSettings:
         return values
 
 
-def plan(
+def resolve_settings(
     source: ModelSource,
     template: str | None = None,
     max_length: int | None = None,
@@ -121,10 +121,10 @@ def tokenizer_context(path: Path, name: str, trust_remote_code: bool) -> int:
 def describe(options: ModelOptions, cache_dir: Path) -> CrossEncoderSettings:
     """The settings `SGPTCrossEncoder.from_options` would load, without loading any weights."""
     options.check("cross")
-    return plan(source_of(options, cache_dir), **_plan_arguments(options))[0]
+    return resolve_settings(source_of(options, cache_dir), **_settings_arguments(options))[0]
 
 
-def _plan_arguments(options: ModelOptions) -> dict:
+def _settings_arguments(options: ModelOptions) -> dict:
     return {"template": options.template, "max_length": options.max_length, "dtype": options.dtype,
             "device": options.device, "trust_remote_code": options.trust_remote_code, "aggregate": options.aggregate}
 
@@ -132,13 +132,13 @@ def _plan_arguments(options: ModelOptions) -> dict:
 class SGPTCrossEncoder:
     def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, allow_pickle: bool = False,
                  score_cache_dir: Path | None = None, **options) -> None:
-        """`options`: those of `plan` (template, max_length, dtype, device, trust_remote_code, aggregate)."""
+        """`options`: those of `resolve_settings` (template, max_length, dtype, device, trust_remote_code, aggregate)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         started = time.perf_counter()
         if batch_size < 1:
             raise SgptEvalError(f"--batch-size {batch_size}: must be at least 1")
-        self.settings, self.device = plan(source, **options)
+        self.settings, self.device = resolve_settings(source, **options)
         trust_remote_code = options.get("trust_remote_code", False)
         self.batch_size = batch_size
         self.dtype = self.settings.dtype
@@ -170,7 +170,7 @@ class SGPTCrossEncoder:
     def from_options(cls, options: ModelOptions, cache_dir: Path, score_cache_dir: Path | None) -> SGPTCrossEncoder:
         options.check("cross")
         return cls(source_of(options, cache_dir), batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
-                   allow_pickle=options.allow_pickle, score_cache_dir=score_cache_dir, **_plan_arguments(options))
+                   allow_pickle=options.allow_pickle, score_cache_dir=score_cache_dir, **_settings_arguments(options))
 
     # -- BEIR's interface -----------------------------------------------------------------
     def predict(
@@ -198,7 +198,7 @@ class SGPTCrossEncoder:
         """(indices into `pairs`, their scores), one batch at a time, halving the batch on CUDA OOM."""
         pending = set(range(len(pairs)))
         while pending:
-            for batch in self.plan(pairs, sorted(pending), batch_size):
+            for batch in self.batches(pairs, sorted(pending), batch_size):
                 try:
                     values = self.run_batch(batch, pairs)
                 except torch.cuda.OutOfMemoryError:
@@ -215,7 +215,7 @@ class SGPTCrossEncoder:
                 pending.difference_update(rows)
                 yield rows, values
 
-    def plan(self, pairs: list[Pair], indices: list[int], batch_size: int) -> list[Batch]:
+    def batches(self, pairs: list[Pair], indices: list[int], batch_size: int) -> list[Batch]:
         """Group the pairs by prompt, longest prompts first; at most `batch_size` pairs per batch,
         prompts of similar length, and a padded width (prompt + query) within the model's context."""
         by_prompt: dict[tuple[int, ...], list[int]] = {}
