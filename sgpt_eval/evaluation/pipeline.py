@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import folders
 from ..data import beir
-from ..errors import SgptEvalError
+from ..errors import SgptEvalError, Unavailable
 from ..models import bi_encoder, cross_encoder
 from ..models.options import ModelOptions
 from ..progress import progress_bar
@@ -178,7 +178,7 @@ def _prepare_all(specs: Sequence[RunSpec], data_dir: Path, models: Models) -> tu
     for spec in specs:
         try:
             runs.append(prepare(spec, data_dir, models, hashed))
-        except SgptEvalError as exc:
+        except Unavailable as exc:
             if not spec.settings.skip_unavailable:
                 raise
             problems[str(exc)] = problems.get(str(exc), 0) + 1
