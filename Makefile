@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval eval-all bm25 rerank useb table regress test bench clean
+.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,11 +69,22 @@ regress: models
 	$(BIN)/sgpt-eval run --config results/baselines/pinned.toml --no-cache --output-dir $(REGRESS_DIR)
 	$(BIN)/sgpt-eval regress --results-dir $(REGRESS_DIR) --baselines-dir results/baselines
 
-# Ours beside the paper's BM25 and SGPT bi-encoder columns.
-PAPER_COLUMNS ?= --published "BM25 (Elasticsearch, BEIR paper)" \
-	--published SGPT-125M-weightedmean-msmarco-specb-bitfit --published SGPT-5.8B-weightedmean-msmarco-specb-bitfit
+# The paper's three tables from results/, published numbers beside ours: BEIR bi-encoders,
+# BEIR cross-encoders (18- and 11-dataset averages), USEB. ARGS go to the two BEIR tables.
 table: install
-	$(BIN)/sgpt-eval table $(PAPER_COLUMNS) $(ARGS)
+	$(BIN)/sgpt-eval table --paper-table be $(ARGS)
+	$(BIN)/sgpt-eval table --paper-table ce $(ARGS)
+	$(BIN)/sgpt-eval table --paper-table useb
+
+# The paper's grid (results/configs/paper.toml): a dataset or model that cannot be had is one
+# `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.
+PAPER_CONFIG ?= results/configs/paper.toml
+paper: models
+	$(BIN)/sgpt-eval run --config $(PAPER_CONFIG) --skip-unavailable $(ARGS)
+	for model in $$($(BIN)/python -c "import tomllib; print(*tomllib.load(open('$(PAPER_CONFIG)', 'rb'))['useb']['models'])"); do \
+		$(BIN)/sgpt-eval useb --model $$model --allow-pickle-weights --data-dir $(USEB_DIR) || true; \
+	done
+	$(MAKE) table
 
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)

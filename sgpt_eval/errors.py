@@ -7,3 +7,8 @@ class SgptEvalError(Exception):
     The message is the whole story (what went wrong, where, what to do); the CLI prints it
     on one line and exits non-zero without a traceback.
     """
+
+
+class Unavailable(SgptEvalError):
+    """A dataset or model that cannot be had here (not on disk, network unreachable, not on the
+    hub): a batch run with --skip-unavailable leaves its runs out instead of stopping."""

@@ -12,7 +12,10 @@ import pytest
 
 from sgpt_eval.data.beir import CQADUPSTACK_FORUMS
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.reports.tables import AVERAGE_18_LABEL, BEIR_18, build_table, read_published, render
+from sgpt_eval.cli import main
+from sgpt_eval.reports.tables import (
+    AVERAGE_11_LABEL, AVERAGE_18_LABEL, BEIR_18, CE_11, build_paper_table, build_table, read_published, render,
+)
 
 from .synthetic_reports import write_report
 
@@ -155,3 +158,77 @@ def test_shipped_published_csv_holds_the_reference_numbers():
     assert wide.loc["scifact", "all-MiniLM-L6-v2"] == 0.6451
     assert set(wide.index) == {*public, "average-18"}
     assert all(sources.values())
+
+
+CE_SCORES = dict(zip(CE_11, (0.70, 0.30, 0.60, 0.40, 0.30, 0.20, 0.80, 0.40, 0.70, 0.20, 0.70)))
+GPT_J = "BM25+SGPT-CE-GPT-J-6B (rerank)"
+NEO = "BM25+SGPT-CE-GPT-Neo-125M (rerank)"
+
+
+def _write_everywhere(results_dir: Path, method: str, model: str, scores: dict[str, float], rest: float) -> None:
+    """`scores` on their datasets, `rest` on the other BEIR datasets; CQADupStack's forums at 0.30 + i / 100."""
+    for name in BEIR_18:
+        if name == "cqadupstack":
+            for number, forum in enumerate(CQADUPSTACK_FORUMS):
+                write_report(results_dir, f"cqadupstack/{forum}", method, model, 0.30 + number / 100)
+        else:
+            write_report(results_dir, name, method, model, scores.get(name, rest))
+
+
+def test_cross_encoder_table_has_the_18_and_the_11_dataset_averages(tmp_path):
+    _write_everywhere(tmp_path, "rerank", "EleutherAI/gpt-j-6B", CE_SCORES, 0.10)
+    for name in CE_11:  # GPT-Neo only on the 11: no 18-dataset average of ours
+        write_report(tmp_path, name, "rerank", "EleutherAI/gpt-neo-125M", 0.5)
+    write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)  # not a cross-encoder table system
+
+    table = build_paper_table(tmp_path, "ce", REPO / "results" / "published" / "beir_ndcg10.csv")
+
+    # By hand: the 11 sum to 5.3; the other 7 are 6 x 0.10 and CQADupStack's mean 0.355.
+    assert table.loc[AVERAGE_11_LABEL, GPT_J] == pytest.approx(5.3 / 11)
+    assert table.loc[AVERAGE_18_LABEL, GPT_J] == pytest.approx((5.3 + 6 * 0.10 + 0.355) / 18)
+    assert table.loc[AVERAGE_11_LABEL, NEO] == pytest.approx(0.5)
+    assert math.isnan(table.loc[AVERAGE_18_LABEL, NEO])
+    # Published beside ours under the paper's names; its 11-dataset average from its per-dataset numbers.
+    assert table.loc["TREC-COVID", f"Δ {GPT_J}"] == pytest.approx(0.70 - 0.7912)
+    assert table.loc[AVERAGE_18_LABEL, "published: SGPT-CE GPT-J-6.1B"] == pytest.approx(0.4623)
+    assert table.loc[AVERAGE_11_LABEL, "published: SGPT-CE GPT-J-6.1B"] == pytest.approx(5.489 / 11)
+    assert table.loc[AVERAGE_18_LABEL, "published: SGPT-CE GPT-Neo-125M"] == pytest.approx(0.4226)
+    assert table.loc[AVERAGE_18_LABEL, "published: BM25 (Elasticsearch, SGPT re-run)"] == pytest.approx(0.4283)
+    assert not any("dense" in column for column in table.columns)
+    notes = table.attrs["notes"]
+    assert notes[0].startswith("BEIR, cross-encoders (SGPT-CE re-ranking the BM25 top 100).")
+    assert f"{AVERAGE_11_LABEL}: over TREC-COVID, NFCorpus, HotpotQA, FiQA-2018, ArguAna, Touché-2020, Quora, " \
+           "DBPedia, FEVER, Climate-FEVER, SciFact; shown only where a column has all of them." in notes
+    assert f"| {AVERAGE_11_LABEL} |" in render(table, "md")
+
+
+def test_bi_encoder_table_shows_the_papers_columns_and_leaves_re_rankers_out(tmp_path):
+    write_report(tmp_path, "scifact", "dense", "Muennighoff/SGPT-125M-weightedmean-msmarco-specb-bitfit", 0.57)
+    write_report(tmp_path, "scifact", "rerank", "EleutherAI/gpt-j-6B", 0.68)
+
+    table = build_paper_table(tmp_path, "be", REPO / "results" / "published" / "beir_ndcg10.csv")
+
+    system = "SGPT-125M-weightedmean-msmarco-specb-bitfit (dense)"
+    assert list(table.columns[:3]) == [system, "published: SGPT-125M-weightedmean-msmarco-specb-bitfit", f"Δ {system}"]
+    assert table.loc["SciFact", f"Δ {system}"] == pytest.approx(0.57 - 0.5690)
+    assert table.loc["TREC-COVID", "published: BM25 (Elasticsearch, BEIR paper)"] == pytest.approx(0.656)
+    assert table.loc["MS MARCO (dev)", "published: SGPT-5.8B-weightedmean-msmarco-specb-bitfit"] == pytest.approx(0.3991)
+    assert not any("rerank" in column for column in table.columns)
+
+
+def test_paper_tables_from_the_command_line(tmp_path, capsys):
+    write_report(tmp_path, "scifact", "rerank", "EleutherAI/gpt-j-6B", 0.68)
+    args = ["table", "--results-dir", str(tmp_path), "--published-csv", str(REPO / "results" / "published" / "beir_ndcg10.csv")]
+
+    assert main([*args, "--paper-table", "ce"]) == 0
+    assert "| SciFact | 0.6800 | 0.6817 | -0.0017 |" in capsys.readouterr().out
+    assert sorted(path.name for path in (tmp_path / "tables").iterdir()) == [
+        "beir_ndcg10-ce.csv", "beir_ndcg10-ce.md", "beir_ndcg10-ce.tex"]
+
+    assert main(["table", "--results-dir", str(tmp_path), "--paper-table", "useb"]) == 0
+    assert "| SGPT-125M-weightedmean-nli-bitfit | 55.66 |" in capsys.readouterr().out
+    assert (tmp_path / "tables" / "useb.md").is_file()
+
+    assert main(["table", "--results-dir", str(tmp_path), "--paper-table", "useb", "--format", "latex"]) == 2
+    assert ("sgpt-eval: error: --paper-table useb: leave out --format (BEIR table options); "
+            "the USEB table is Markdown, its published rows from results/published/useb.csv") in capsys.readouterr().err

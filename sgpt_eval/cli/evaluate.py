@@ -7,6 +7,7 @@ x models (or a TOML config) and skips each run whose report, with the same ident
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from .. import folders
@@ -42,7 +43,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
     run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
     run.add_argument("--model", action="append", default=[], help="model for dense and rerank runs (repeatable)")
-    add_fields(run, RunSettings, ("split", "max_queries", "use_cache"))
+    add_fields(run, RunSettings, ("split", "max_queries", "use_cache", "skip_unavailable"))
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
     add_common(run, threads=True)
@@ -70,6 +71,8 @@ def _run(args: argparse.Namespace, cache_dir: Path) -> None:
     specs = _specs(args)
     if not args.use_cache:
         specs = [spec.without_cache() for spec in specs]
+    if args.skip_unavailable:
+        specs = [replace(spec, settings=replace(spec.settings, skip_unavailable=True)) for spec in specs]
     _execute(specs, args, cache_dir, force=args.force)
 
 

@@ -24,6 +24,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     table.add_argument("--published", action="append", default=[],
                        help="also show this published column, e.g. 'SGPT-5.8B-weightedmean-msmarco-specb-bitfit' (repeatable)")
     table.add_argument("--output-dir", type=Path, help="where the .md/.tex/.csv files go (default: RESULTS_DIR/tables)")
+    table.add_argument("--paper-table", choices=("be", "ce", "useb"),
+                       help="one of the SGPT paper's tables: be (BEIR bi-encoders and BM25, the paper's BM25 and SGPT-BE "
+                            "columns beside), ce (BM25 and its re-rankers, with the 18- and 11-dataset averages), "
+                            "useb (the USEB table, Markdown only)")
     _defaults(table, _table)
 
     compare = commands.add_parser("compare", help="per-query NDCG@10 differences and paired significance tests")
@@ -61,13 +65,39 @@ def _defaults(parser: argparse.ArgumentParser, handler) -> None:
 
 
 def _table(args: argparse.Namespace, cache_dir: Path) -> None:
-    from ..reports.tables import build_table, render, write_tables
+    from ..reports.tables import build_paper_table, build_table, render, write_tables
 
-    table = build_table(args.results_dir, args.published_csv, args.dataset, args.published)
-    stem = "-".join(["beir_ndcg10", *sorted(set(args.dataset))])
-    for path in write_tables(table, args.output_dir or args.results_dir / "tables", stem):
+    output_dir = args.output_dir or args.results_dir / "tables"
+    if args.paper_table == "useb":
+        _useb_table(args, output_dir)
+        return
+    if args.paper_table:
+        table = build_paper_table(args.results_dir, args.paper_table, args.published_csv, args.dataset, args.published)
+    else:
+        table = build_table(args.results_dir, args.published_csv, args.dataset, args.published)
+    stem = "-".join(["beir_ndcg10", *([args.paper_table] if args.paper_table else []), *sorted(set(args.dataset))])
+    for path in write_tables(table, output_dir, stem):
         log.info("wrote %s", path)
     print(render(table, args.format), end="")
+
+
+def _useb_table(args: argparse.Namespace, output_dir: Path) -> None:
+    """The USEB table of `sgpt-eval useb-table`, written as useb.md beside the BEIR tables."""
+    from ..reports.useb_table import useb_table
+    from ..storage import atomic_open
+
+    refused = {"--format": args.format != "md", "--dataset": args.dataset, "--published-csv": args.published_csv,
+               "--published": args.published}
+    given = [flag for flag, value in refused.items() if value]
+    if given:
+        raise SgptEvalError(f"--paper-table useb: leave out {', '.join(given)} (BEIR table options); "
+                            "the USEB table is Markdown, its published rows from results/published/useb.csv")
+    text = useb_table(args.results_dir) + "\n"
+    path = output_dir / "useb.md"
+    with atomic_open(path) as handle:
+        handle.write(text)
+    log.info("wrote %s", path)
+    print(text, end="")
 
 
 def _compare(args: argparse.Namespace, cache_dir: Path) -> None:

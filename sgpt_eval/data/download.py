@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import SgptEvalError
+from ..errors import SgptEvalError, Unavailable
 from ..folders import USEB_DIR_ENV
 from ..progress import progress_bar
 from ..storage import sha256_file
@@ -93,7 +93,7 @@ def fetch(url: str, target: Path, remedy: str, context: str = "") -> None:
         _fetch(url, target)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise SgptEvalError(f"{context}{url} is unreachable ({reason}); {remedy}") from None
+        raise Unavailable(f"{context}{url} is unreachable ({reason}); {remedy}") from None
 
 
 def _fetch(url: str, target: Path) -> None:

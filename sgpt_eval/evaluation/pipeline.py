@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import folders
 from ..data import beir
-from ..errors import SgptEvalError
+from ..errors import SgptEvalError, Unavailable
 from ..models import bi_encoder, cross_encoder
 from ..models.options import ModelOptions
 from ..progress import progress_bar
@@ -169,20 +169,43 @@ def _execute(prepared: Prepared, results_dir: Path, datasets: Datasets, found: P
     return Outcome(spec, path, report, skipped=False)
 
 
+def _prepare_all(specs: Sequence[RunSpec], data_dir: Path, models: Models) -> tuple[list[RunSpec], list[Prepared]]:
+    """The specs that resolve, each prepared. One that does not stops the batch, unless its settings
+    say `skip_unavailable`: then it is left out, and each distinct problem (a dataset that is not on
+    disk and cannot be downloaded, a model not found) is one warning line with the count of runs it cost."""
+    hashed: dict[beir.DatasetFiles, dict[str, str]] = {}
+    kept, runs, problems = [], [], {}
+    for spec in specs:
+        try:
+            runs.append(prepare(spec, data_dir, models, hashed))
+        except Unavailable as exc:
+            if not spec.settings.skip_unavailable:
+                raise
+            problems[str(exc)] = problems.get(str(exc), 0) + 1
+            continue
+        kept.append(spec)
+    for problem, count in problems.items():
+        log.warning("skipped: %s (%d run%s)", problem, count, "" if count == 1 else "s")
+    if problems and not kept:
+        raise SgptEvalError("no run could go ahead: every run's dataset or model is unavailable; "
+                            "the skipped: lines above say which and how to provide them")
+    return kept, runs
+
+
 def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_dir: Path,
             force: bool = False) -> list[Outcome]:
-    """Run every spec (skipping finished ones unless `force`); outcomes come back in spec order.
+    """Run every spec (skipping finished ones unless `force`); outcomes come back in spec order
+    (less the specs left out as unavailable).
 
     Bad input anywhere in the batch stops it before any model loads: the output and cache folders
     are probed, every spec is resolved (its dataset found or downloaded, its model's settings read),
     and every dataset a run needs is read once. Specs run grouped by model so that each loads once.
+    A spec with `skip_unavailable` that cannot be resolved is left out instead (see `_prepare_all`).
     """
     folders.check_writable(results_dir, "choose another with --output-dir")
     if any(spec.settings.use_cache for spec in specs):
         folders.check_writable(cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
-    models = Models(cache_dir)
-    hashed: dict[beir.DatasetFiles, dict[str, str]] = {}
-    runs = [prepare(spec, data_dir, models, hashed) for spec in specs]
+    specs, runs = _prepare_all(specs, data_dir, Models(cache_dir))
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))
     found = {i: None if force else existing(results_dir, runs[i].identity) for i in order}
     needed: dict[beir.DatasetFiles, Prepared] = {}

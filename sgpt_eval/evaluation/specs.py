@@ -57,6 +57,9 @@ class RunSettings:
     use_cache: bool = field(default=True, metadata=option(
         "neither read nor write the embedding, BM25 index and score caches", flag="--no-cache", identity=False,
         **_for(*METHODS)))
+    skip_unavailable: bool = field(default=False, metadata=option(
+        "a run whose dataset or model cannot be had (not on disk, no network) is one warning line and the "
+        "others go ahead (default: the batch stops)", identity=False, **_for(*METHODS)))
     shard_size: int = field(default=DEFAULT_SHARD_SIZE, metadata=option(
         "documents per cached embedding shard", identity=False, **_for("dense")))
     faiss_gpu: bool | None = field(default=None, metadata=option(

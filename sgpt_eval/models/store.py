@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SgptEvalError
+from ..errors import SgptEvalError, Unavailable
 from ..folders import CACHE_ENV
 from ..storage import atomic_folder
 from .options import ModelOptions
@@ -123,9 +123,9 @@ def _download(
         skipped = _SKIPPED if allow_pickle else [*_SKIPPED, "*.bin", "*.pt", "*.pth"]
         path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=skipped))
     except RepositoryNotFoundError:
-        raise SgptEvalError(f"model '{hub_id}': no such repository on the Hugging Face hub (or it is private)") from None
+        raise Unavailable(f"model '{hub_id}': no such repository on the Hugging Face hub (or it is private)") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        raise SgptEvalError(
+        raise Unavailable(
             f"model '{hub_id}': not found locally and the Hugging Face hub is unreachable "
             f"({type(exc).__name__}); {how}, or download it where the hub is reachable and pass its folder"
         ) from None
@@ -161,7 +161,7 @@ def prepare_offline(preset: ModelPreset, cache_dir: Path) -> Path:
     package = _package_dir(module)
     if package is None:
         pip_name = module.replace("_", "-")
-        raise SgptEvalError(f"model {preset.name}: Python package {pip_name} is not installed; run `make models`")
+        raise Unavailable(f"model {preset.name}: Python package {pip_name} is not installed; run `make models`")
     if kind == "package":
         raise SgptEvalError(f"model {preset.name}: {package / item} is missing; reinstall {module.replace('_', '-')}")
     return _convert_gguf(package / item, cache_dir / "models" / slug(preset.name))

@@ -1,4 +1,5 @@
-"""The SGPT paper's BEIR table (datasets as rows, systems as columns) from our run reports.
+"""The SGPT paper's BEIR tables (datasets as rows, systems as columns) from our run reports: one of
+every system, or the paper's bi-encoder and cross-encoder tables (PAPER_TABLES).
 
 Published numbers stand beside each of our systems that has one, with the difference
 (ours - published), so a reproduction gap is read off the table rather than worked out.
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +47,15 @@ METHOD_ORDER = ("bm25", "dense", "rerank")
 # The published number that measures the same system: the harness's BM25 is bm25s, and
 # SGPT-CE re-ranks BM25's top 100 as our `rerank` method does.
 REFERENCE_NAME = {"dense": "{model}", "bm25": "BM25 (bm25s)", "rerank": "SGPT-CE {model}"}
+# The SGPT-CE presets by the names their published numbers have (GPT-J is "6.1B" in the SGPT paper).
+PUBLISHED_CE = {"SGPT-CE-GPT-Neo-125M": "SGPT-CE GPT-Neo-125M", "SGPT-CE-GPT-Neo-1.3B": "SGPT-CE GPT-Neo-1.3B",
+                "SGPT-CE-GPT-Neo-2.7B": "SGPT-CE GPT-Neo-2.7B", "SGPT-CE-GPT-J-6B": "SGPT-CE GPT-J-6.1B"}
+# The SGPT paper's second re-ranking average: the 11 datasets on which Muennighoff/sgpt's
+# other/sgpt_utils.ipynb (cell sgptce_openai_selection) gives SGPT-CE GPT-J-6.1B per dataset,
+# the selection its OpenAI Search comparison was run on.
+CE_11 = ("trec-covid", "nfcorpus", "hotpotqa", "fiqa", "arguana", "webis-touche2020", "quora", "dbpedia-entity",
+         "fever", "climate-fever", "scifact")
+AVERAGE_11_LABEL = "Average (11 datasets)"
 MISSING = "–"
 PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
 TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
@@ -145,20 +156,58 @@ def _sources(rows: pd.DataFrame) -> str:
     return "; ".join(f"{source} [{', '.join(datasets)}]" for source, datasets in by_source.items())
 
 
+@dataclass(frozen=True)
+class PaperTable:
+    """One of the SGPT paper's BEIR tables: which of our methods it shows, the published columns it
+    always shows (run or not), the averages over named datasets it adds, and a note on the comparison."""
+
+    title: str
+    methods: tuple[str, ...]
+    published: tuple[str, ...]
+    averages: Mapping[str, tuple[str, ...]]
+    note: str
+
+
+_SGPT_BE = tuple(f"SGPT-{size}-weightedmean-msmarco-specb-bitfit" for size in ("125M", "1.3B", "2.7B", "5.8B"))
+PAPER_TABLES = {
+    "be": PaperTable("BEIR, bi-encoders (SGPT-BE)", ("bm25", "dense"), ("BM25 (Elasticsearch, BEIR paper)", *_SGPT_BE),
+                     {}, "The paper's BM25 is Elasticsearch (BEIR paper); ours is bm25s."),
+    "ce": PaperTable("BEIR, cross-encoders (SGPT-CE re-ranking the BM25 top 100)", ("bm25", "rerank"),
+                     ("BM25 (Elasticsearch, SGPT re-run)", *PUBLISHED_CE.values()), {AVERAGE_11_LABEL: CE_11},
+                     "The paper's re-rankers re-ranked SGPT's own Elasticsearch BM25 run; ours re-rank bm25s's top 100."),
+}
+
+
+def build_paper_table(results_dir: Path, name: str, published_csv: Path | None = None,
+                      datasets: Sequence[str] = (), extra_published: Iterable[str] = ()) -> pd.DataFrame:
+    """The paper's table `name` ("be" or "ce"; see PAPER_TABLES), built as `build_table` builds any."""
+    paper = PAPER_TABLES[name]
+    table = build_table(results_dir, published_csv, datasets, [*paper.published, *extra_published],
+                        methods=paper.methods, averages_over=paper.averages)
+    table.attrs["notes"] = [f"{paper.title}. {paper.note}", *table.attrs["notes"]]
+    return table
+
+
 def build_table(
     results_dir: Path,
     published_csv: Path | None = None,
     datasets: Sequence[str] = (),
     extra_published: Iterable[str] = (),
+    methods: Sequence[str] = (),
+    averages_over: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """The paper-layout table of NDCG@10: our systems, their published numbers and the differences.
 
     `published_csv` defaults to results/published/beir_ndcg10.csv when it exists; `datasets`
     keeps only those rows (and averages over them); `extra_published` adds published-only
-    columns such as the paper's BM25 or SGPT-5.8B. Notes for the reader are in `table.attrs["notes"]`.
+    columns such as the paper's BM25 or SGPT-5.8B; `methods` keeps only those methods' reports;
+    `averages_over` adds a row per label, the mean over those datasets in each column that has all of
+    them (missing otherwise). Notes for the reader are in `table.attrs["notes"]`.
     """
     results_dir = Path(results_dir)
     reports = load_reports(results_dir)
+    if methods:
+        reports = reports[reports["method"].isin(methods)]
     notes = [f"NDCG@10. Missing cells ({MISSING}) were not run or not published; no average counts them as zero."]
     if datasets:
         _check_datasets(datasets, reports, results_dir)
@@ -182,6 +231,9 @@ def build_table(
     values = values.reindex(rows).dropna(how="all")
     subset = [name for name in BEIR_18 if name in ours.index and ours.loc[name].notna().all()]
     averages = {AVERAGE_18_LABEL: _average_18(values, published)}
+    for label, names in (averages_over or {}).items():
+        averages[label] = values.reindex(names).mean(skipna=False)
+        notes.append(f"{label}: over {', '.join(LABELS[name] for name in names)}; shown only where a column has all of them.")
     if subset and len(subset) < len(BEIR_18):
         label = f"Average ({len(subset)} of 18 datasets run)"
         averages[label] = values.reindex(subset).mean(skipna=False)
@@ -221,7 +273,8 @@ def _columns(
         columns[system] = ours[system]
         method, model, max_queries, evaluation_split = systems.loc[
             system, ["method", "model", "max_queries", "evaluation_split"]]
-        reference = REFERENCE_NAME.get(method, "").format(model=model)
+        reference = PUBLISHED_CE.get(model) if method == "rerank" else None
+        reference = reference or REFERENCE_NAME.get(method, "").format(model=model)
         if reference in published and math.isnan(max_queries) and evaluation_split:
             columns[f"published: {reference}"] = published[reference]
             pairs.append((system, f"published: {reference}", f"Δ {system}"))
