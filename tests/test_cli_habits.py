@@ -72,7 +72,7 @@ def test_every_option_of_every_command_has_help():
                if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()]
     commands = [choice for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)
                 for choice in action._choices_actions]
-    assert missing == [] and len(commands) == 15  # eval (alias dense) ... fuse ... regress, export, cache
+    assert missing == [] and len(commands) == 16  # eval (alias dense) ... fuse ... regress, export, cache, plan
     assert all(choice.help for choice in commands)
 
 

@@ -39,6 +39,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         parser.set_defaults(handler=_single_method(method))
 
     run = commands.add_parser("run", help="run datasets x methods x models, skipping runs already measured")
+    add_run_arguments(run)
+    run.set_defaults(handler=_run)
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The options of `run`, which `plan` takes too: the same line plans a batch and runs it."""
     run.add_argument("--config", type=Path, help="TOML: `datasets = [...]` and [[runs]] tables (method + its settings)")
     run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
     run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
@@ -47,7 +53,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
     add_common(run, threads=True)
-    run.set_defaults(handler=_run)
 
 
 def _add_location_options(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +73,7 @@ def _single_method(method: str):
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:
-    specs = _specs(args)
+    specs = run_specs(args)
     if not args.use_cache:
         specs = [spec.without_cache() for spec in specs]
     if args.skip_unavailable:
@@ -76,7 +81,7 @@ def _run(args: argparse.Namespace, cache_dir: Path) -> None:
     _execute(specs, args, cache_dir, force=args.force)
 
 
-def _specs(args: argparse.Namespace) -> list[RunSpec]:
+def run_specs(args: argparse.Namespace) -> list[RunSpec]:
     if args.config:
         if args.dataset or args.method or args.model:
             raise SgptEvalError("--config: give datasets, methods and models in the file, not as options too")
