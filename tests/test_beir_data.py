@@ -66,3 +66,25 @@ def test_data_dir_resolution(monkeypatch, tmp_path):
     assert str(folders.beir_dir("elsewhere")) == "elsewhere"
     monkeypatch.delenv(folders.BEIR_DIR_ENV)
     assert str(folders.beir_dir(None)) == "datasets"
+
+
+def test_the_first_error_in_file_order_is_raised(tmp_path):
+    """A repeated id is found once the pass is over; an error on a later line must not hide it."""
+    folder = write_beir(tmp_path / "toy")
+    corpus = folder / "corpus.jsonl"
+    lines = corpus.read_text().splitlines()
+    corpus.write_text("\n".join([*lines, lines[0], '{"_id": "d9", "text": broken']) + "\n")
+    with pytest.raises(SgptEvalError, match=r"corpus\.jsonl:5: _id 'd1' is also on line 1"):
+        beir_data.load("toy", tmp_path)
+    corpus.write_text("\n".join([*lines, '{"_id": "d9", "text": broken', lines[0]]) + "\n")
+    with pytest.raises(SgptEvalError, match=r"corpus\.jsonl:5: not valid JSON"):
+        beir_data.load("toy", tmp_path)
+
+
+def test_a_corpus_that_changes_while_it_is_read(tmp_path, monkeypatch):
+    folder = write_beir(tmp_path / "toy")
+    stamp = beir_data.stamp
+    monkeypatch.setattr(beir_data, "stamp", lambda path: (stamp(path)[0] + 1, stamp(path)[1]))
+    with pytest.raises(SgptEvalError, match=r"corpus\.jsonl: changed since it was read .*run again so that it is "
+                                            r"read afresh"):
+        beir_data.load("toy", tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 
@@ -25,9 +26,15 @@ DOCS = {
 }
 
 
+def _corpus(folder: Path, docs: dict[str, dict[str, str]] = DOCS) -> Corpus:
+    path = folder / "corpus.jsonl"
+    path.write_text("".join(json.dumps({"_id": doc_id, **doc}) + "\n" for doc_id, doc in docs.items()))
+    return beir_data.read_corpus(path)
+
+
 @pytest.fixture()
-def corpus() -> Corpus:
-    return Corpus(DOCS)
+def corpus(tmp_path) -> Corpus:
+    return _corpus(tmp_path)
 
 
 def test_stemmed_matches_rank_first_and_self_hits_are_dropped(corpus):
@@ -38,9 +45,9 @@ def test_stemmed_matches_rank_first_and_self_hits_are_dropped(corpus):
     assert results["q3"] == {}  # stopwords only: nothing matches
 
 
-def test_top_k_is_kept_after_dropping_the_self_hit():
+def test_top_k_is_kept_after_dropping_the_self_hit(tmp_path):
     docs = {f"d{i}": {"title": "", "text": f"marathon {'x ' * i}"} for i in range(5)} | {"q": {"title": "", "text": "marathon"}}
-    results = bm25.BM25Index.build(Corpus(docs), bm25.BM25Settings()).search({"q": "marathon"}, top_k=3)
+    results = bm25.BM25Index.build(_corpus(tmp_path, docs), bm25.BM25Settings()).search({"q": "marathon"}, top_k=3)
     assert len(results["q"]) == 3 and "q" not in results["q"]
     assert list(results["q"].values()) == sorted(results["q"].values(), reverse=True)
 
@@ -68,6 +75,34 @@ def test_index_cache_round_trip_without_pickle(corpus, tmp_path):
     assert [p.name for p in tmp_path.joinpath("bm25").iterdir()] == [folder.name]  # no temporary folder left
     assert bm25.index_folder(tmp_path, "hash-b", settings) != folder
     assert bm25.index_folder(tmp_path, "hash-a", bm25.BM25Settings(k1=0.9)) != folder
+
+
+def test_chunked_tokenizing_scores_as_one_list_does(tmp_path, monkeypatch):
+    docs = {f"d{i}": {"title": f"Title {i}", "text": f"word{i % 3} running marathons {'cooking ' * (i % 4)}"}
+            for i in range(11)}
+    corpus, settings = _corpus(tmp_path, docs), bm25.BM25Settings()
+    whole = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
+    whole.index(bm25._tokenize(list(corpus.texts()), settings), show_progress=False)
+    monkeypatch.setattr(bm25, "TOKENIZE_CHUNK", 3)  # four chunks, each with its own vocabulary
+    chunked = bm25.BM25Index.build(corpus, settings).retriever
+    queries = bm25._tokenize(["word1 marathon", "cooking run", "title word2"], settings, as_ids=False)
+    expected = whole.retrieve(queries, k=11, show_progress=False)
+    got = chunked.retrieve(queries, k=11, show_progress=False)
+    assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
+    assert sorted(whole.vocab_dict) == sorted(chunked.vocab_dict)
+
+
+def test_a_memory_mapped_index_scores_as_one_in_memory(corpus, tmp_path):
+    settings = bm25.BM25Settings()
+    bm25.load_or_build(corpus, "hash-a", settings, tmp_path)
+    folder = bm25.index_folder(tmp_path, "hash-a", settings)
+    mapped = bm25.BM25Index.load(folder, settings)
+    in_memory = bm25s.BM25.load(folder, allow_pickle=False, mmap=False, show_progress=False)
+    assert isinstance(mapped.retriever.scores["data"], np.memmap)
+    queries = bm25._tokenize(["run marathon", "cooked sauces", "warm cats sleeping"], settings, as_ids=False)
+    expected = in_memory.retrieve(queries, k=4, show_progress=False)
+    got = mapped.retriever.retrieve(queries, k=4, show_progress=False)
+    assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
 
 
 def _write_dataset(root: Path) -> Path:

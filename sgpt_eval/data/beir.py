@@ -4,7 +4,8 @@ Our own reader rather than BEIR's `GenericDataLoader`, so that a malformed line 
 with its file and line number, and so that every file read is hashed into the report. Reading
 checks what GenericDataLoader lets through silently: text that is not UTF-8, ids and texts that
 are not strings, a repeated id (the last would win), qrels without their header line (the first
-judgement would be lost), and a dataset with no document or no judged query.
+judgement would be lost), and a dataset with no document or no judged query. The corpus is
+checked in one pass that keeps each document's place in the file, not its text (`corpus.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import TypeVar
 from ..errors import SgptEvalError
 from ..models.options import at_least_one
 from ..storage import sha256_file
+from .corpus import Corpus, CorpusIndex, stamp
+from .corpus import document_text  # noqa: F401  (where the models have always found it)
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +35,6 @@ CQADUPSTACK_FORUMS = (
 QRELS_HEADER = "query-id\tcorpus-id\tscore"
 
 T = TypeVar("T")
-
-
-@dataclass
-class Corpus:
-    """Documents keyed by id, each {"title": ..., "text": ...}, in file order."""
-
-    docs: dict[str, dict[str, str]]
-
-    def texts(self, ids: list[str] | None = None) -> list[str]:
-        """The text each model sees: `(title + " " + text).strip()`, as BEIR and SGPT do."""
-        ids = list(self.docs) if ids is None else ids
-        return [document_text(self.docs[i]) for i in ids]
-
-
-def document_text(doc: dict[str, str]) -> str:
-    return (doc.get("title", "") + " " + doc.get("text", "")).strip()
 
 
 @dataclass(frozen=True)
@@ -95,21 +82,30 @@ def valid_id(value: str) -> bool:
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """The lines of a UTF-8 file (a leading byte-order mark dropped), numbered, read one at a time;
     bytes that are not UTF-8 are an error naming their line."""
+    for number, _, line in _lines_at(path):
+        yield number, line
+
+
+def _lines_at(path: Path) -> Iterator[tuple[int, int, str]]:
+    """`text_lines`, each with the byte offset where its text begins (after the byte-order mark)."""
+    offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            start, offset = offset, offset + len(raw)
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw, start = raw[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
             try:
-                yield number, raw.decode("utf-8")
+                yield number, start, raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise SgptEvalError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
                                     f"{exc.start + 1}); save the file as UTF-8 or re-download it") from None
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
+def _records(path: Path) -> Iterator[tuple[int, int, dict]]:
     """The numbered JSON lines of a corpus or queries file, each checked: an object whose `_id` and
-    `text` are strings (and `title`, when given and not null), the `_id` one a TREC file can hold."""
-    for number, line in text_lines(path):
+    `text` are strings (and `title`, when given and not null), the `_id` one a TREC file can hold;
+    each with the byte offset of its line."""
+    for number, offset, line in _lines_at(path):
         if not line.strip():
             continue
         try:
@@ -127,7 +123,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
         if not valid_id(row["_id"]):
             raise SgptEvalError(f"{path}:{number}: _id {row['_id']!r} is empty or contains whitespace, which a TREC "
                                 "ranking file cannot hold; change the id")
-        yield number, row
+        yield number, offset, row
 
 
 def _json_type(value: object) -> str:
@@ -139,20 +135,61 @@ def _read_by_id(path: Path, what: str, value: Callable[[dict], T]) -> dict[str, 
     """`value(row)` by `_id`, in file order; a repeated id names both its lines (the file is read
     again, from the top, only then), a file without rows is an error naming it."""
     found: dict[str, T] = {}
-    for number, row in _records(path):
+    for number, _, row in _records(path):
         key = row["_id"]
         if key in found:
-            first = next(line for line, earlier in _records(path) if earlier["_id"] == key)
-            raise SgptEvalError(f"{path}:{number}: _id {key!r} is also on line {first}; each id must appear once, "
-                                "fix or re-download the file")
+            first = next(line for line, _, earlier in _records(path) if earlier["_id"] == key)
+            raise _repeated(path, key, number, first)
         found[key] = value(row)
     if not found:
-        raise SgptEvalError(f"{path}: no {what} in it (an empty file?); fix or re-download the file")
+        raise _nothing_in(path, what)
     return found
 
 
+def _repeated(path: Path, key: str, number: int, first: int) -> SgptEvalError:
+    return SgptEvalError(f"{path}:{number}: _id {key!r} is also on line {first}; each id must appear once, "
+                         "fix or re-download the file")
+
+
+def _nothing_in(path: Path, what: str) -> SgptEvalError:
+    return SgptEvalError(f"{path}: no {what} in it (an empty file?); fix or re-download the file")
+
+
 def read_corpus(path: Path) -> Corpus:
-    return Corpus(_read_by_id(path, "documents", lambda row: {"title": row.get("title") or "", "text": row["text"]}))
+    """One pass that checks every line as `_records` does and keeps each document's offset and id,
+    not its text; the first error in file order is the one raised (a repeated id is found only
+    once the ids are sorted, so an error on a later line first looks for one before it)."""
+    index = CorpusIndex(path, stamp(path))
+    try:
+        for _, offset, row in _records(path):
+            index.add(offset, row["_id"])
+    except SgptEvalError:
+        _raise_repeated_id(index.corpus())
+        raise
+    corpus = index.corpus()
+    corpus.check_unchanged()
+    if not len(corpus):
+        raise _nothing_in(path, "documents")
+    _raise_repeated_id(corpus)
+    return corpus
+
+
+def _raise_repeated_id(corpus: Corpus) -> None:
+    repeat = corpus.first_repeat()
+    if repeat is not None:
+        row, first = repeat
+        raise _repeated(corpus.path, corpus.id_at(row), _line_at(corpus.path, corpus.offset(row)),
+                        _line_at(corpus.path, corpus.offset(first)))
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The number of the line at byte `offset`: one more than the newlines before it."""
+    newlines = 0
+    with open(path, "rb") as handle:
+        while offset > 0 and (block := handle.read(min(offset, 1 << 20))):
+            newlines += block.count(b"\n")
+            offset -= len(block)
+    return newlines + 1
 
 
 def read_queries(path: Path) -> dict[str, str]:

@@ -1,21 +1,24 @@
 """BM25 over bm25s, with its index cached on disk: a retriever of its own and the SGPT-CE first stage.
 
 Documents are `document_text` (title + " " + text), lowercased, split into words, stripped of
-English stopwords and stemmed with Snowball (PyStemmer). The index is saved as bm25s writes it:
-`.npy` arrays (loaded with `allow_pickle=False`) and JSON, built in a temporary folder and
-renamed into place, under a key made of the corpus file's hash and every setting that changes it;
-the key itself is kept in the folder's `meta.json` (what `sgpt-eval cache list` and `prune` read).
+English stopwords and stemmed with Snowball (PyStemmer), a chunk of documents at a time. The
+index is saved as bm25s writes it: `.npy` arrays (loaded memory-mapped, with `allow_pickle=False`)
+and JSON, built in a temporary folder and renamed into place, under a key made of the corpus
+file's hash and every setting that changes it; the key itself is kept in the folder's `meta.json`
+(what `sgpt-eval cache list` and `prune` read).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 import bm25s
 import Stemmer
+from bm25s.tokenization import Tokenized
 
 from ..data.beir import BeirDataset, Corpus
 from ..errors import SgptEvalError
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 SUBFOLDER = "bm25"
 META = "meta.json"  # the index key: corpus hash, settings, bm25s version
 _DOC_IDS = "doc_ids.json"
+TOKENIZE_CHUNK = 10_000  # documents whose texts are held at once while indexing
 
 
 class BM25Index:
@@ -47,7 +51,7 @@ class BM25Index:
         if not doc_ids:
             raise SgptEvalError("BM25: the corpus is empty")
         retriever = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
-        retriever.index(_tokenize(corpus.texts(doc_ids), settings), show_progress=False)
+        retriever.index(_tokenize_corpus(corpus.texts(), settings), show_progress=False)
         return cls(retriever, doc_ids, settings)
 
     def save(self, folder: Path, key: dict) -> None:
@@ -60,7 +64,8 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path, settings: BM25Settings) -> BM25Index:
-        retriever = bm25s.BM25.load(folder, allow_pickle=False, mmap=False, show_progress=False)
+        """The score matrix memory-mapped: pages are read as queries touch them, not all up front."""
+        retriever = bm25s.BM25.load(folder, allow_pickle=False, mmap=True, show_progress=False)
         doc_ids = json.loads((folder / _DOC_IDS).read_text(encoding="utf-8"))
         return cls(retriever, doc_ids, settings)
 
@@ -84,6 +89,21 @@ class BM25Index:
                     hits[doc_id] = score
             results[query_id] = hits
         return results
+
+
+def _tokenize_corpus(texts: Sequence[str], settings: BM25Settings) -> Tokenized:
+    """Token ids of every document, tokenized a chunk of documents at a time (never a list of every
+    text), each chunk's vocabulary merged into one. The ids differ from one `bm25s.tokenize` of
+    the whole list, whose own numbering follows a set's order, but no score depends on them."""
+    vocab: dict[str, int] = {}
+    token_ids: list[list[int]] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        chunk = _tokenize(texts[start:start + TOKENIZE_CHUNK], settings)
+        merged = [0] * len(chunk.vocab)  # the chunk's id -> the corpus' id (the same int objects: little memory)
+        for token, chunk_id in chunk.vocab.items():
+            merged[chunk_id] = vocab.setdefault(token, len(vocab))
+        token_ids.extend([merged[token] for token in doc] for doc in chunk.ids)
+    return Tokenized(ids=token_ids, vocab=vocab)
 
 
 def _tokenize(texts: list[str], settings: BM25Settings, as_ids: bool = True):
