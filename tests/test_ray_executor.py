@@ -5,6 +5,7 @@ One local Ray (`ray.init(num_cpus=2)`) serves the whole module: two CPU replicas
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -18,8 +19,9 @@ import torch
 
 from sgpt_eval.cli import main
 from sgpt_eval.data.beir import document_text
+from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.executors.ray_pool import RayExecutor, by_document
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder, describe
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.score_cache import ScoreCache
@@ -80,6 +82,16 @@ def test_bi_encoder_shards_are_the_local_ones_and_a_mixed_cache_resumes(tiny_gpt
     assert np.array_equal(EmbeddingCache(None).encode(remote, TEXTS, "query", "q")[0], local.encode(TEXTS, "query"))
 
 
+def test_a_worker_resolving_other_settings_is_refused(tiny_gpt_neo, model_dir):
+    options = ModelOptions(model=str(tiny_gpt_neo), device="cpu")
+    settings = dataclasses.replace(describe(options, model_dir), max_length=7)  # as if this machine had other files
+    with pytest.raises(SgptEvalError) as caught:
+        RayExecutor(options, model_dir, None, None).bi_encoder(settings, shards=1)
+    assert str(caught.value) == (f"--executor ray: a worker resolves model {tiny_gpt_neo} to other settings "
+                                 "(max_length) than this machine; give every node the same model files and "
+                                 "sgpt-eval version, and --device and --dtype where this machine has no GPU")
+
+
 def test_a_dense_run_on_ray_writes_the_local_run_s_shards_ranking_and_identity(tiny_gpt_neo, model_dir, tmp_path,
                                                                              capsys):
     assert _cli(capsys, tmp_path, "eval", tiny_gpt_neo, "--shard-size", "1", cache_dir=tmp_path / "cache")[0] == 0
@@ -138,9 +150,18 @@ def test_all_minilm_on_scifact_documents(scifact_dir, tmp_path):
     options = ModelOptions(model="all-MiniLM-L6-v2", device="cpu")
     local = SGPTBiEncoder.from_options(options, _cache_dir())
     remote = RayExecutor(options, _cache_dir(), None, None).bi_encoder(local.settings, shards=2)
-    vectors, _ = EmbeddingCache(tmp_path / "local", 32).encode(local, texts, "doc", "scifact-200")
-    by_ray, _ = EmbeddingCache(tmp_path / "ray", 32).encode(local, texts, "doc", "scifact-200", executor=remote)
+    vectors, _ = EmbeddingCache(tmp_path / "local", 32).encode(local, texts, "doc", "scifact-64")
+    by_ray, _ = EmbeddingCache(tmp_path / "ray", 32).encode(local, texts, "doc", "scifact-64", executor=remote)
     assert np.array_equal(by_ray, vectors)
+
+
+def test_a_worker_that_cannot_load_the_model_is_one_line(tiny_gpt_neo, model_dir):
+    settings = SGPTBiEncoder.from_options(ModelOptions(model=str(tiny_gpt_neo), device="cpu"), model_dir).settings
+    executor = RayExecutor(ModelOptions(model=str(model_dir / "gone"), device="cpu"), model_dir, None, None)
+    with pytest.raises(SgptEvalError) as caught:
+        executor.bi_encoder(settings, shards=1)
+    assert str(caught.value) == (f"--executor ray: a worker could not load the model: model '{model_dir / 'gone'}': "
+                                 "no such folder")
 
 
 def test_executor_ray_without_ray_is_one_line(tiny_gpt_neo, tmp_path, capsys, monkeypatch):

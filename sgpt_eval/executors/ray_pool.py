@@ -131,14 +131,15 @@ class RayExecutor:
             _kept[key] = Replicas(kind, self.options, self.model_dir)
         replicas = _kept[key]
         replicas.start(most)
-        instruction = getattr(settings, "instruction", None)
-        for found in _get([replica.describe.remote(instruction) for replica in replicas.actors]):
-            if found[0] != settings.as_dict():
-                differ = sorted(key for key in {*found[0], *settings.as_dict()}
-                                if found[0].get(key) != settings.as_dict().get(key))
+        expected = settings.as_dict()
+        for found, _ in _get([replica.describe.remote(getattr(settings, "instruction", None))
+                              for replica in replicas.actors]):
+            if found != expected:
+                differ = sorted(name for name in {*found, *expected} if found.get(name) != expected.get(name))
                 raise SgptEvalError(f"--executor ray: a worker resolves model {settings.model} to other settings "
                                     f"({', '.join(differ)}) than this machine; give every node the same model "
-                                    "files and sgpt-eval version")
+                                    "files and sgpt-eval version, and --device and --dtype where this machine "
+                                    "has no GPU")
         return replicas, time.perf_counter() - started
 
 
@@ -173,8 +174,8 @@ class Replicas:
                 yield next(results)
             except StopIteration:
                 return
-            except ray.exceptions.RayTaskError as exc:
-                raise (exc.cause if isinstance(exc.cause, SgptEvalError) else exc) from None
+            except ray.exceptions.RayError as exc:
+                raise _reason(exc) from None
 
 
 _kept: dict[tuple, Replicas] = {}
@@ -183,17 +184,18 @@ _kept: dict[tuple, Replicas] = {}
 def _get(refs: list) -> list:
     try:
         return ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, SgptEvalError):
-            raise exc.cause from None
-        raise
-    except ray.exceptions.ActorDiedError as exc:
-        raise SgptEvalError(f"--executor ray: a worker could not load the model ({_cause(exc)})") from None
+    except ray.exceptions.RayError as exc:
+        raise _reason(exc) from None
 
 
-def _cause(exc: Exception) -> str:
-    cause = getattr(exc, "cause", None) or exc
-    return str(getattr(cause, "cause", None) or cause).strip().splitlines()[-1]
+def _reason(exc: ray.exceptions.RayError) -> Exception:
+    """A worker's error as one line where it is one of ours, else as Ray raised it."""
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, SgptEvalError):
+        return exc.cause
+    if isinstance(exc, ray.exceptions.ActorDiedError):  # its model did not load; Ray keeps only the text
+        last = str(exc).strip().splitlines()[-1].removeprefix(f"{SgptEvalError.__module__}.SgptEvalError: ")
+        return SgptEvalError(f"--executor ray: a worker could not load the model: {last}")
+    return exc
 
 
 class RemoteBiEncoder:
@@ -206,11 +208,11 @@ class RemoteBiEncoder:
         self.replicas, self.settings, self.device, self.load_seconds = replicas, settings, replicas.device, load_seconds
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
 
-    def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str
+    def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str, batch_size: int | None = None
                       ) -> Iterator[tuple[ShardJob, np.ndarray]]:
         by_number = {job.number: job for job in jobs}
         submit = (lambda replica, job: replica.encode.remote(job.number, list(texts[job.start:job.stop]), kind,
-                                                             self.batch_size, self.settings.instruction))
+                                                             batch_size or self.batch_size, self.settings.instruction))
         for number, array in self.replicas.run(submit, jobs):
             yield by_number[number], array
 
@@ -218,7 +220,7 @@ class RemoteBiEncoder:
         """All of `texts` (no cache), in pieces of a cache shard's size spread over the replicas."""
         jobs = [ShardJob(number, None, start, min(start + DEFAULT_SHARD_SIZE, len(texts)))
                 for number, start in enumerate(range(0, len(texts), DEFAULT_SHARD_SIZE))]
-        arrays = dict(self.encode_shards(jobs, texts, kind))
+        arrays = dict(self.encode_shards(jobs, texts, kind, batch_size))
         return np.concatenate([arrays[job] for job in jobs])
 
 

@@ -120,8 +120,8 @@ class DenseRetriever:
         timings["load_model"] = encoder.load_seconds
         query_texts = [dataset.queries[qid] for qid in query_ids]
         with timed(timings, "encode_corpus"):
-            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(doc_ids), "doc", dataset.hashes["corpus"],
-                                                    executor=remote)
+            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(doc_ids), "doc",
+                                                    dataset.hashes["corpus"], executor=remote)
         with timed(timings, "encode_queries"):
             query_vectors, _ = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)),
                                                  executor=remote)
