@@ -38,7 +38,7 @@ class _Truncating:
 
 @pytest.mark.integration
 def test_broken_stemming_fails_the_regression(scifact_dir, tmp_path, monkeypatch, capsys):
-    pinned = next(spec for spec in read_config(BASELINES / "pinned.toml") if spec.method == "bm25").without_cache()
+    pinned = next(spec for spec in read_config(BASELINES / "pinned.toml") if spec.method == "bm25").overriding({"use_cache": False})
     monkeypatch.setattr(bm25, "Stemmer", SimpleNamespace(Stemmer=lambda language: _Truncating()))
     [outcome] = run_all([pinned], scifact_dir, tmp_path / "results", tmp_path / "cache", force=True)
     code = main(["regress", str(outcome.path), "--baselines-dir", str(BASELINES)])

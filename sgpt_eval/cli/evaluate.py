@@ -7,7 +7,6 @@ x models (or a TOML config) and skips each run whose report, with the same ident
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from .. import folders
@@ -43,13 +42,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
 
+# Run options `run` applies to every spec whose method takes them (a config's runs included).
+_RUN_OPTIONS = ("use_cache", "skip_unavailable", "executor", "ray_address")
+
+
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
     """The options of `run`, which `plan` takes too: the same line plans a batch and runs it."""
     run.add_argument("--config", type=Path, help="TOML: `datasets = [...]` and [[runs]] tables (method + its settings)")
     run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
     run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
     run.add_argument("--model", action="append", default=[], help="model for dense and rerank runs (repeatable)")
-    add_fields(run, RunSettings, ("split", "max_queries", "use_cache", "skip_unavailable"))
+    add_fields(run, RunSettings, ("split", "max_queries", *_RUN_OPTIONS))
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
     add_common(run, threads=True)
@@ -73,12 +76,9 @@ def _single_method(method: str):
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:
-    specs = run_specs(args)
-    if not args.use_cache:
-        specs = [spec.without_cache() for spec in specs]
-    if args.skip_unavailable:
-        specs = [replace(spec, settings=replace(spec.settings, skip_unavailable=True)) for spec in specs]
-    _execute(specs, args, cache_dir, force=args.force)
+    given = {name: getattr(args, name) for name in _RUN_OPTIONS
+             if getattr(args, name) != RunSettings.__dataclass_fields__[name].default}
+    _execute([spec.overriding(given) for spec in run_specs(args)], args, cache_dir, force=args.force)
 
 
 def run_specs(args: argparse.Namespace) -> list[RunSpec]:

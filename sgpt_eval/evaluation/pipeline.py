@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import folders
 from ..data import beir
 from ..errors import SgptEvalError, Unavailable
+from ..executors import executor_for
 from ..models import bi_encoder, cross_encoder
 from ..models.options import ModelOptions
 from ..progress import progress_bar
@@ -77,14 +78,15 @@ def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Re
                                settings.fusion_weights(), settings.normalization, top_k)
     if spec.method == "bm25":
         return BM25Retriever(settings.bm25(), top_k, cache_dir)
+    executor = executor_for(settings.executor, settings.ray_address, spec.model, models.cache_dir, cache_dir)
     if spec.method == "dense":
         return DenseRetriever(models.describe("bi", spec.model).for_dataset(spec.dataset), models.loader("bi", spec.model),
                               EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
-                              settings.faiss_gpu)
+                              settings.faiss_gpu, executor)
     first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"
                    else RankingFile(Path(settings.first_stage)))
     return RerankRetriever(models.describe("cross", spec.model), models.loader("cross", spec.model, cache_dir),
-                           first_stage, top_k)
+                           first_stage, top_k, executor)
 
 
 @dataclass(frozen=True)

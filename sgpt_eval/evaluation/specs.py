@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..data.beir import expand
 from ..errors import SgptEvalError
+from ..executors import EXECUTORS, check_executor
 from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
@@ -64,6 +65,12 @@ class RunSettings:
         "documents per cached embedding shard", identity=False, **_for("dense")))
     faiss_gpu: bool | None = field(default=None, metadata=option(
         "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
+    executor: str = field(default="local", metadata=option(
+        "where the model runs: local (this process) or ray (replicas on a Ray cluster, one per GPU or CPU worker)",
+        choices=EXECUTORS, identity=False, **_for("dense", "rerank")))
+    ray_address: str | None = field(default=None, metadata=option(
+        "--executor ray: the cluster to join (auto, HOST:PORT or ray://HOST:10001; default: start Ray here)",
+        identity=False, **_for("dense", "rerank")))
     # Fusion only: in identities through FusionRetriever.settings(), so other methods' identities never see them.
     inputs: tuple[str, ...] = field(default=(), metadata=option(
         "reports (their ranking beside them) or ranking files to fuse, two or more", **_for(FUSION)))
@@ -81,6 +88,7 @@ class RunSettings:
                       "rrf_k": self.rrf_k})
         object.__setattr__(self, "inputs", tuple(str(path) for path in self.inputs))  # a TOML list, or paths
         self._check_fusion()
+        check_executor(self.executor, self.ray_address)
 
     def _check_fusion(self) -> None:
         """Fusion settings that are unknown, or meant for the other fusion method, are refused by their flag."""
@@ -137,8 +145,11 @@ class RunSpec:
             raise SgptEvalError(f"{where}: {exc}") from None
         return cls(dataset, method, model, settings)
 
-    def without_cache(self) -> RunSpec:
-        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, use_cache=False))
+    def overriding(self, values: dict) -> RunSpec:
+        """This spec with the command line's run options applied where its method takes them, so that
+        `run --config F --no-cache --executor ray` reaches every run it applies to."""
+        taken = {name: value for name, value in values.items() if name in run_fields(self.method)}
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **taken))
 
 
 def read_config(path: Path) -> list[RunSpec]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -17,6 +18,9 @@ from ..storage import sha256_text
 from ..timing import timed
 from .embedding_cache import EmbeddingCache
 from .ranking import Ranking
+
+if TYPE_CHECKING:
+    from ..executors.ray_pool import RayExecutor
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +97,13 @@ class DenseRetriever:
         top_k: int,
         score_function: str = "cos_sim",
         faiss_gpu: bool | None = None,
+        executor: RayExecutor | None = None,
     ) -> None:
         if score_function not in SCORE_FUNCTIONS:
             raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
         self.model, self.load, self.cache = model, load, cache  # `model`: settings for this run's dataset
         self.top_k, self.score_function, self.faiss_gpu = top_k, score_function, faiss_gpu
+        self.executor = executor  # None: the model loads and encodes in this process
 
     def model_settings(self) -> dict:
         return self.model.as_dict()
@@ -106,14 +112,19 @@ class DenseRetriever:
         return {"top_k": self.top_k, "score_function": self.score_function}
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
-        encoder = self.load().with_instruction(self.model.instruction)  # the instruction of this dataset
-        timings["load_model"] = encoder.load_seconds
         doc_ids, query_ids = list(dataset.corpus.docs), list(dataset.queries)
+        if self.executor:
+            encoder = remote = self.executor.bi_encoder(self.model, -(-len(doc_ids) // self.cache.shard_size))
+        else:
+            encoder, remote = self.load().with_instruction(self.model.instruction), None  # this dataset's instruction
+        timings["load_model"] = encoder.load_seconds
         query_texts = [dataset.queries[qid] for qid in query_ids]
         with timed(timings, "encode_corpus"):
-            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(doc_ids), "doc", dataset.hashes["corpus"])
+            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(doc_ids), "doc",
+                                                    dataset.hashes["corpus"], executor=remote)
         with timed(timings, "encode_queries"):
-            query_vectors, _ = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)))
+            query_vectors, _ = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)),
+                                                 executor=remote)
         with timed(timings, "search"):
             ranking = search(query_vectors, doc_vectors, query_ids, doc_ids, self.top_k, self.score_function,
                              use_gpu=self.faiss_gpu)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..executors import LocalShards, ShardEncoder, ShardJob
 from ..models.store import slug
 from ..progress import progress_bar
 from ..storage import digest, load_array, save_array, sha256_file, write_json
@@ -49,9 +50,11 @@ class EmbeddingCache:
         return self.root / SUBFOLDER / slug(encoder.settings.model) / f"{kind}-{digest(key, 20)}"
 
     def encode(
-        self, encoder: SGPTBiEncoder, texts: Sequence[str], kind: str, content_id: str, batch_size: int | None = None
+        self, encoder: SGPTBiEncoder, texts: Sequence[str], kind: str, content_id: str, batch_size: int | None = None,
+        executor: ShardEncoder | None = None,
     ) -> tuple[np.ndarray, int]:
-        """Encode `texts` shard by shard, reusing every shard on disk that verifies.
+        """Encode `texts` shard by shard, reusing every shard on disk that verifies; the missing
+        shards are encoded by `executor` (default: `encoder`, here) and written here.
 
         Returns the vectors and how many shards came from disk.
         """
@@ -62,23 +65,32 @@ class EmbeddingCache:
         meta = {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "count": len(texts),
                 "shard_size": self.shard_size}
         write_json(folder / META, meta)
-        starts = range(0, len(texts), self.shard_size)
-        shards, reused = [], 0
-        for number, start in enumerate(progress_bar(starts, desc=f"{kind} shards", unit="shard", hide=len(starts) < 2)):
-            expected = min(self.shard_size, len(texts) - start)
-            path = folder / f"shard-{number:05d}.npy"
-            if path.exists():
-                try:
-                    shards.append(read_shard(path, expected))
-                    reused += 1
-                    continue
-                except DamagedShard as exc:
-                    log.warning("%s: %s; encoding it again", path, exc)
-            array = encoder.encode(texts[start : start + expected], kind, batch_size)
-            write_shard(path, array)
-            shards.append(array)
-        log.info("%s embeddings: %d of %d shards from the cache in %s", kind, reused, len(starts), folder)
+        shards: list[np.ndarray | None] = []
+        missing = []
+        for number, start in enumerate(range(0, len(texts), self.shard_size)):
+            job = ShardJob(number, folder / f"shard-{number:05d}.npy", start, min(start + self.shard_size, len(texts)))
+            shards.append(_reused(job.path, job.stop - job.start))
+            if shards[-1] is None:
+                missing.append(job)
+        reused = len(shards) - len(missing)
+        encoded = (executor or LocalShards(encoder, batch_size)).encode_shards(missing, texts, kind)
+        for job, array in progress_bar(encoded, total=len(shards), initial=reused, desc=f"{kind} shards", unit="shard",
+                                       hide=len(shards) < 2):
+            write_shard(job.path, array)
+            shards[job.number] = array
+        log.info("%s embeddings: %d of %d shards from the cache in %s", kind, reused, len(shards), folder)
         return np.concatenate(shards), reused
+
+
+def _reused(path: Path, rows: int) -> np.ndarray | None:
+    """The shard at `path` if it verifies; None if it is not there or is damaged (said why)."""
+    if not path.exists():
+        return None
+    try:
+        return read_shard(path, rows)
+    except DamagedShard as exc:
+        log.warning("%s: %s; encoding it again", path, exc)
+        return None
 
 
 def record_path(shard: Path) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from beir.reranking import Rerank
 
@@ -20,6 +21,9 @@ from ..timing import timed
 from . import ranking as ranking_files
 from .bm25 import BM25Retriever
 from .ranking import Ranking
+
+if TYPE_CHECKING:
+    from ..executors.ray_pool import RayExecutor
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +61,10 @@ class RerankRetriever:
         load: Callable[[], SGPTCrossEncoder],
         first_stage: BM25Retriever | RankingFile,
         top_k: int,
+        executor: RayExecutor | None = None,
     ) -> None:
         self.model, self.load, self.first_stage, self.top_k = model, load, first_stage, top_k
+        self.executor = executor  # None: the model loads and scores in this process
 
     def model_settings(self) -> dict:
         return self.model.as_dict()
@@ -70,9 +76,10 @@ class RerankRetriever:
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
         first, stage = self.first_stage.retrieve(dataset, timings)  # an unusable first stage fails before loading
-        reranker = self.load()
-        timings["load_model"] = reranker.load_seconds
         candidates = ranking_files.top_k(first, self.top_k)
+        reranker = (self.executor.cross_encoder(self.model, sum(len(hits) for hits in candidates.values()))
+                    if self.executor else self.load())
+        timings["load_model"] = reranker.load_seconds
         stage["NDCG@10"] = metrics.evaluate(dataset.qrels, candidates)["NDCG@10"]
         with timed(timings, "rerank"):
             ranking = Rerank(reranker, batch_size=reranker.batch_size).rerank(
