@@ -16,7 +16,7 @@ from ..data.beir import expand
 from ..errors import SgptEvalError
 from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
-from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
+from ..retrieval.embedding_cache import DEFAULT_DTYPE, DEFAULT_SHARD_SIZE, STORE_DTYPES
 from ..retrieval.fusion import FUSIONS, NORMALIZATIONS, parse_weights
 
 METHODS = ("dense", "bm25", "rerank")  # the methods that search a corpus (`run --method`)
@@ -59,8 +59,11 @@ class RunSettings:
         **_for(*METHODS)))
     shard_size: int = field(default=DEFAULT_SHARD_SIZE, metadata=option(
         "documents per cached embedding shard", identity=False, **_for("dense")))
+    store_dtype: str = field(default=DEFAULT_DTYPE, metadata=option(
+        "dtype the document vectors are stored and searched in: float16 halves disk and memory, changes scores slightly",
+        choices=STORE_DTYPES, **_for("dense")))
     faiss_gpu: bool | None = field(default=None, metadata=option(
-        "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
+        "search on GPU (default: when torch sees one)", identity=False, **_for("dense")))
     # Fusion only: in identities through FusionRetriever.settings(), so other methods' identities never see them.
     inputs: tuple[str, ...] = field(default=(), metadata=option(
         "reports (their ranking beside them) or ranking files to fuse, two or more", **_for(FUSION)))
