@@ -81,7 +81,10 @@ def test_shards_rank_as_one_flat_index(score_function, top_k):
     qids = ["d5", "q1", "d59", "q3", "d0", "q5", "q6", "d31", "q8"]  # some queries are documents too: self-hits
     expected = _flat_search(queries, docs, qids, dids, top_k, score_function)
     for sizes in ([60], [16, 16, 16, 12], [7, 1, 30, 22]):
-        _assert_same(search(queries, _shards(docs, sizes), qids, dids, top_k, score_function, chunk_size=4), expected)
+        for block_rows in (1, 20):  # each shard a block; shards joined into blocks of 20 rows or more
+            results = search(queries, _shards(docs, sizes), qids, dids, top_k, score_function, chunk_size=4,
+                             block_rows=block_rows)
+            _assert_same(results, expected)
     assert "d5" not in expected["d5"] and len(expected["d5"]) == min(top_k, 59) and len(expected["q1"]) == min(top_k, 60)
 
 
@@ -95,15 +98,17 @@ def test_equal_scores_rank_the_lower_index_first_in_any_shard_layout(device):
     scores = queries @ docs.T
     for top_k in (1, 10, 14, 30, 69, 70):
         for sizes in ([70], [20, 20, 20, 10], [3, 50, 17]):
-            results = search(queries, _shards(docs, sizes), qids, dids, top_k, "dot", chunk_size=4, device=device)
-            for row, qid in enumerate(qids):
-                order = np.lexsort((np.arange(70), -scores[row]))[:top_k]
-                assert list(results[qid]) == [dids[i] for i in order]
+            for block_rows in (1, 30):
+                results = search(queries, _shards(docs, sizes), qids, dids, top_k, "dot", chunk_size=4, device=device,
+                                 block_rows=block_rows)
+                for row, qid in enumerate(qids):
+                    order = np.lexsort((np.arange(70), -scores[row]))[:top_k]
+                    assert list(results[qid]) == [dids[i] for i in order]
 
 
 def test_self_hit_among_equal_scores_is_dropped_and_k_kept():
     docs = np.ones((6, 4), dtype="f4")
-    results = search(docs[:1], [docs[:2], docs[2:4], docs[4:]], ["b"], list("abcdef"), top_k=3)
+    results = search(docs[:1], [docs[:2], docs[2:4], docs[4:]], ["b"], list("abcdef"), top_k=3, block_rows=1)
     assert list(results["b"]) == ["a", "c", "d"]
 
 
@@ -118,7 +123,7 @@ def test_float16_shards_give_the_same_top_documents(tmp_path):
     assert {shards[i].dtype.name for i in range(len(shards))} == {"float16"} and len(shards) == 3
     assert all(isinstance(shards[i], np.memmap) for i in range(len(shards)))
     full = search(queries, docs, qids, dids, top_k=5)
-    half = search(queries, shards, qids, dids, top_k=5)
+    half = search(queries, shards, qids, dids, top_k=5, block_rows=1)
     assert [list(half[q])[0] for q in qids] == [f"d{4 * i}" for i in range(10)]
     assert all(list(half[q]) == list(full[q]) for q in qids)
     np.testing.assert_allclose([list(half[q].values()) for q in qids], [list(full[q].values()) for q in qids], atol=2e-3)
@@ -149,6 +154,7 @@ def test_without_a_cache_the_shards_stay_in_memory_unjoined():
     assert reused == 0 and [len(shard) for shard in shards] == [4, 4, 2] and encoder.encoded == 10
     assert not any(isinstance(shard, np.memmap) for shard in shards)
     np.testing.assert_array_equal(shards.concatenated(), docs)
+    np.testing.assert_array_equal(shards[1:].concatenated(), docs[4:])
 
 
 def test_store_dtype_is_in_the_identity_only_when_not_float32():

@@ -1,16 +1,18 @@
 """Dense retrieval: a bi-encoder's vectors (cached) searched exactly, by inner product on
 normalized (cosine) or raw (dot) vectors.
 
-The corpus is searched one shard at a time (memory-mapped from the embedding cache), keeping a
-running top-(k+1) per query, so memory depends on the shard size, the dimension, the number of
-queries and k, never on the corpus size. Scores are matrix products in float32 (on the GPU
-with torch when one is there); equal scores rank the lower document index first.
+The corpus is read one shard at a time (memory-mapped from the embedding cache) and scored in
+blocks of a few shards, keeping a running top-(k+1) per query, so memory depends on the block
+size, the dimension, the number of queries and k, never on the corpus size. On the CPU each
+block is a FAISS flat index, so scores are those of one flat index over the whole corpus; on
+the GPU (torch sees one) a float32 matrix product. Equal scores rank the lower document index
+first.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -28,6 +30,7 @@ from .ranking import Ranking
 log = logging.getLogger(__name__)
 
 SCORE_FUNCTIONS = ("cos_sim", "dot")
+BLOCK_ROWS = 16384  # documents scored at once: a multiple of FAISS's block (1024) and of the shard size
 
 
 def search_device(use_gpu: bool | None) -> str | None:
@@ -49,17 +52,32 @@ def _prepare(vectors: np.ndarray, score_function: str) -> np.ndarray:
     return prepared
 
 
-def _merge_numpy(kept: np.ndarray, kept_ids: np.ndarray, scores: np.ndarray, offset: int, depth: int):
-    """The best `depth` of each row among the kept candidates and a shard's scores (the shard's
-    rows are documents offset, offset+1, ...), by score, then lower index.
+def _blocks(shards: Iterable[np.ndarray], score_function: str, rows: int) -> Iterator[np.ndarray]:
+    """Consecutive shards, prepared, joined into blocks of at least `rows` rows (the last one may
+    be smaller; a larger shard is a block alone): fewer, larger searches, memory still bounded."""
+    pending: list[np.ndarray] = []
+    for shard in shards:
+        pending.append(_prepare(shard, score_function))
+        if sum(len(part) for part in pending) >= rows:
+            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+            pending = []
+    if pending:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
 
-    Each row's columns are in ascending document index (all kept ones precede the shard's) and
-    stay so: among equal scores at the cut, the first columns are taken. Sorted at the end.
+
+def _merge_numpy(kept: np.ndarray, kept_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray, depth: int):
+    """The best `depth` of each row among the kept candidates and a block's, by score, then
+    lower index. The kept ones are in ascending document index along each row; the block's come
+    in any order, all with higher indices.
+
+    The result keeps each row in ascending document index, so that among equal scores at the
+    cut the first columns are taken; rows are sorted by score once, at the end.
     """
     if kept.shape[1] == depth:
-        scores, ids = _entrants(scores, kept.min(axis=1), offset)
+        scores, ids = _entrants(scores, ids, kept.min(axis=1))
     else:
-        ids = np.broadcast_to(np.arange(offset, offset + scores.shape[1]), scores.shape)
+        order = np.argsort(ids, axis=1)
+        scores, ids = np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
     both, both_ids = np.concatenate([kept, scores], axis=1), np.concatenate([kept_ids, ids], axis=1)
     both[np.isnan(both)] = -np.inf  # a broken vector ranks last instead of upsetting the counts
     if both.shape[1] > depth:
@@ -71,16 +89,18 @@ def _merge_numpy(kept: np.ndarray, kept_ids: np.ndarray, scores: np.ndarray, off
     return both, both_ids
 
 
-def _entrants(scores: np.ndarray, floor: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's documents scoring above its `floor` (its worst kept score: no other can enter,
+def _entrants(scores: np.ndarray, ids: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's candidates scoring above its `floor` (its worst kept score: no other can enter,
     since every kept document has a lower index), packed left in index order, -inf after them."""
     rows, cols = np.nonzero(scores > floor[:, None])
+    order = np.lexsort((ids[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
     counts = np.bincount(rows, minlength=len(scores))
     place = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
     packed = np.full((len(scores), counts.max(initial=0)), -np.inf, np.float32)
-    ids = np.full(packed.shape, -1, np.int64)
-    packed[rows, place], ids[rows, place] = scores[rows, cols], cols + offset
-    return packed, ids
+    packed_ids = np.full(packed.shape, -1, np.int64)
+    packed[rows, place], packed_ids[rows, place] = scores[rows, cols], ids[rows, cols]
+    return packed, packed_ids
 
 
 def _merge_torch(kept: torch.Tensor, kept_ids: torch.Tensor, scores: torch.Tensor, offset: int, depth: int):
@@ -93,9 +113,10 @@ def _merge_torch(kept: torch.Tensor, kept_ids: torch.Tensor, scores: torch.Tenso
 
 
 class _RunningTop:
-    """The best `depth` documents of every query so far, fed one shard at a time, queries in
-    chunks of `chunk_size` so that a score matrix is at most chunk x shard. `device`: a torch
-    device to score on, or None for numpy on the CPU."""
+    """The best `depth` documents of every query so far, fed one block of documents at a time,
+    queries in chunks of `chunk_size`. `device`: a torch device to score on (a matrix product),
+    or None: a FAISS flat index per block on the CPU, whose scores are those of one flat index
+    over the whole corpus."""
 
     def __init__(self, queries: np.ndarray, depth: int, chunk_size: int, device: str | None) -> None:
         self.depth, self.chunk_size, self.device = depth, chunk_size, device
@@ -107,12 +128,30 @@ class _RunningTop:
             self.scores = torch.empty((len(queries), 0), device=device)
             self.ids = torch.empty((len(queries), 0), dtype=torch.int64, device=device)
 
-    def add(self, shard: np.ndarray, offset: int) -> None:
-        block = shard if self.device is None else torch.from_numpy(shard).to(self.device)
-        merge, cat = (_merge_numpy, np.concatenate) if self.device is None else (_merge_torch, torch.cat)
+    def add(self, block: np.ndarray, offset: int) -> None:
         chunks = [slice(start, start + self.chunk_size) for start in range(0, len(self.queries), self.chunk_size)]
-        parts = [merge(self.scores[rows], self.ids[rows], self.queries[rows] @ block.T, offset, self.depth) for rows in chunks]
+        if self.device is None:
+            index = faiss.IndexFlatIP(block.shape[1])
+            index.add(block)
+            parts = [_merge_numpy(self.scores[rows], self.ids[rows], *self._block_best(index, rows, offset), self.depth)
+                     for rows in chunks]
+            cat = np.concatenate
+        else:
+            block = torch.from_numpy(block).to(self.device)
+            parts = [_merge_torch(self.scores[rows], self.ids[rows], self.queries[rows] @ block.T, offset, self.depth)
+                     for rows in chunks]
+            cat = torch.cat
         self.scores, self.ids = cat([part[0] for part in parts]), cat([part[1] for part in parts])
+
+    def _block_best(self, index: faiss.Index, rows: slice, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """The block's best depth + 1 for each query of the chunk (document indices), or all of
+        the block's documents where equal scores straddle the cut (FAISS's choice among them is
+        not by index)."""
+        width = min(self.depth + 1, index.ntotal)
+        scores, found = index.search(self.queries[rows], width)
+        if width > self.depth and np.any(scores[:, self.depth - 1] == scores[:, self.depth]):
+            scores, found = index.search(self.queries[rows], index.ntotal)
+        return scores, found + offset
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Scores and document indices, each row best first (equal scores: lower index first)."""
@@ -131,21 +170,22 @@ def search(
     score_function: str = "cos_sim",
     chunk_size: int = 4096,
     device: str | None = None,
+    block_rows: int = BLOCK_ROWS,
 ) -> dict[str, dict[str, float]]:
     """Top-k documents per query, with a document whose id equals the query's never returned.
 
     `doc_vectors`: one array, or consecutive shards (e.g. the embedding cache's `Shards`), each
-    read, upcast to float32 and scored once. BEIR's convention: ask for one more hit, drop the
-    self-hit, keep k.
+    read and upcast to float32 once, and scored in blocks of about `block_rows` documents (one
+    shard or more). BEIR's convention: ask for one more hit, drop the self-hit, keep k.
     """
     if score_function not in SCORE_FUNCTIONS:
         raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
     shards = [doc_vectors] if isinstance(doc_vectors, np.ndarray) else doc_vectors
     top = _RunningTop(_prepare(query_vectors, score_function), min(top_k + 1, len(doc_ids)), chunk_size, device)
     offset = 0
-    for shard in progress_bar(shards, desc="search", unit="shard", hide=len(shards) < 2):
-        top.add(_prepare(shard, score_function), offset)
-        offset += len(shard)
+    for block in _blocks(progress_bar(shards, desc="search", unit="shard", hide=len(shards) < 2), score_function, block_rows):
+        top.add(block, offset)
+        offset += len(block)
     if offset != len(doc_ids):
         raise ValueError(f"{offset} document vectors for {len(doc_ids)} documents")
     scores, indices = top.result()

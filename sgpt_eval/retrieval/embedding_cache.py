@@ -75,7 +75,9 @@ class Shards(Sequence):
     def __len__(self) -> int:
         return len(self.shards)
 
-    def __getitem__(self, number: int) -> np.ndarray:
+    def __getitem__(self, number: int | slice) -> np.ndarray | Shards:
+        if isinstance(number, slice):
+            return Shards(self.shards[number])
         shard = self.shards[number]
         return open_shard(shard) if isinstance(shard, Path) else shard
 
