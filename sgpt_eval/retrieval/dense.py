@@ -30,7 +30,7 @@ from .ranking import Ranking
 log = logging.getLogger(__name__)
 
 SCORE_FUNCTIONS = ("cos_sim", "dot")
-BLOCK_ROWS = 16384  # documents scored at once: a multiple of FAISS's block (1024) and of the shard size
+BLOCK_ROWS = 8192  # documents scored at once: a multiple of FAISS's block (1024) and of the shard size
 
 
 def search_device(use_gpu: bool | None) -> str | None:
@@ -144,14 +144,15 @@ class _RunningTop:
         self.scores, self.ids = cat([part[0] for part in parts]), cat([part[1] for part in parts])
 
     def _block_best(self, index: faiss.Index, rows: slice, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        """The block's best depth + 1 for each query of the chunk (document indices), or all of
-        the block's documents where equal scores straddle the cut (FAISS's choice among them is
-        not by index)."""
+        """The block's best for each query of the chunk (document indices): depth + 1 of them,
+        or more where scores equal to the depth-th straddle the end of the list (FAISS's choice
+        among equal scores is not by index), so that the merge sees all of those."""
         width = min(self.depth + 1, index.ntotal)
-        scores, found = index.search(self.queries[rows], width)
-        if width > self.depth and np.any(scores[:, self.depth - 1] == scores[:, self.depth]):
-            scores, found = index.search(self.queries[rows], index.ntotal)
-        return scores, found + offset
+        while True:
+            scores, found = index.search(self.queries[rows], width)  # the same chunk: the same numbers
+            if width == index.ntotal or not np.any(scores[:, -1] == scores[:, self.depth - 1]):
+                return scores, found + offset
+            width = min(2 * width, index.ntotal)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Scores and document indices, each row best first (equal scores: lower index first)."""
