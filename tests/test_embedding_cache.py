@@ -6,6 +6,7 @@ import pytest
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.store import resolve
+from sgpt_eval.storage import digest
 
 TEXTS = [f"document number {i} about topic {i % 3}" for i in range(10)]
 
@@ -59,3 +60,27 @@ def test_key_changes_with_settings_and_content(encoder, tmp_path, tiny_gpt_neo):
     assert cache.folder(encoder, "doc", "a") != cache.folder(other, "doc", "a")
     assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "doc", "b")
     assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "query", "a")
+
+
+def test_float32_entries_keep_the_folder_they_had(encoder, tmp_path):
+    """The key as it was before float16 storage existed: existing caches stay valid."""
+    cache = EmbeddingCache(tmp_path, shard_size=4)
+    old_key = {"encoder": encoder.settings.as_dict(), "kind": "doc", "content": "hash-1", "shard_size": 4}
+    assert cache.folder(encoder, "doc", "hash-1").name == f"doc-{digest(old_key, 20)}"
+    assert cache.folder(encoder, "doc", "hash-1", "float32") == cache.folder(encoder, "doc", "hash-1")
+    assert cache.folder(encoder, "doc", "hash-1", "float16") != cache.folder(encoder, "doc", "hash-1")
+
+
+def test_float16_shards_are_memory_mapped_and_a_damaged_one_encoded_again(encoder, tmp_path, caplog):
+    cache = EmbeddingCache(tmp_path, shard_size=4)
+    shards, _ = cache.encode(CountingEncoder(encoder), TEXTS, "doc", "hash-1", dtype="float16")
+    assert [type(shards[i]) for i in range(3)] == [np.memmap] * 3 and shards[0].dtype == np.float16
+    clean = shards.concatenated()
+    np.testing.assert_allclose(clean, encoder.encode(TEXTS, "doc", show_progress_bar=False), atol=2e-3)
+    shard = cache.folder(encoder, "doc", "hash-1", "float16") / "shard-00002.npy"
+    shard.write_bytes(shard.read_bytes()[:-3])
+    repaired = CountingEncoder(encoder)
+    vectors, reused = cache.encode(repaired, TEXTS, "doc", "hash-1", dtype="float16")
+    assert (repaired.calls, reused) == (1, 2)
+    assert f"{shard}: not a readable .npy file (" in caplog.text and "encoding it again" in caplog.text
+    np.testing.assert_array_equal(vectors, clean)

@@ -82,7 +82,7 @@ def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Re
     if spec.method == "dense":
         return DenseRetriever(models.describe("bi", spec.model).for_dataset(spec.dataset), models.loader("bi", spec.model),
                               EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
-                              settings.faiss_gpu, executor)
+                              settings.faiss_gpu, settings.store_dtype, executor)
     first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"
                    else RankingFile(Path(settings.first_stage)))
     return RerankRetriever(models.describe("cross", spec.model), models.loader("cross", spec.model, cache_dir),

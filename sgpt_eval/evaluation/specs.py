@@ -17,7 +17,7 @@ from ..errors import SgptEvalError
 from ..executors import EXECUTORS, check_executor
 from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
 from ..retrieval.bm25_settings import BM25Settings
-from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
+from ..retrieval.embedding_cache import DEFAULT_DTYPE, DEFAULT_SHARD_SIZE, STORE_DTYPES
 from ..retrieval.fusion import FUSIONS, NORMALIZATIONS, parse_weights
 
 METHODS = ("dense", "bm25", "rerank")  # the methods that search a corpus (`run --method`)
@@ -63,8 +63,11 @@ class RunSettings:
         "others go ahead (default: the batch stops)", identity=False, **_for(*METHODS)))
     shard_size: int = field(default=DEFAULT_SHARD_SIZE, metadata=option(
         "documents per cached embedding shard", identity=False, **_for("dense")))
+    store_dtype: str = field(default=DEFAULT_DTYPE, metadata=option(
+        "dtype the document vectors are stored and searched in: float16 halves disk and memory, changes scores slightly",
+        choices=STORE_DTYPES, **_for("dense")))
     faiss_gpu: bool | None = field(default=None, metadata=option(
-        "search on GPU (default: when faiss sees one)", identity=False, **_for("dense")))
+        "search on GPU (default: when torch sees one)", identity=False, **_for("dense")))
     executor: str = field(default="local", metadata=option(
         "where the model runs: local (this process) or ray (replicas on a Ray cluster, one per GPU or CPU worker)",
         choices=EXECUTORS, identity=False, **_for("dense", "rerank")))

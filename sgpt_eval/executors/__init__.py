@@ -2,55 +2,24 @@
 ("ray", `executors.ray_pool`), one model replica per GPU or per CPU worker.
 
 Both executors give the same numbers and the same cache files: the embedding cache asks an
-executor for the shards it is missing (`ShardJob`s) and writes what comes back itself, so a
-cache filled by one executor is resumed or reused by the other. Ray is imported only when the
-Ray executor starts, never by the command line at startup.
+executor for the shards it is missing (`embedding_cache.ShardJob`s) and writes what comes back
+itself, so a cache filled by one executor is resumed or reused by the other. Ray is imported
+only when the Ray executor starts, never by the command line at startup.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import SgptEvalError
 
 if TYPE_CHECKING:
-    from ..models.bi_encoder import SGPTBiEncoder
     from ..models.options import ModelOptions
     from .ray_pool import RayExecutor
 
 EXECUTORS = ("local", "ray")
-
-
-class ShardJob(NamedTuple):
-    """One embedding shard to encode: `texts[start:stop]`, to be written as shard `number` at `path`."""
-
-    number: int
-    path: Path | None
-    start: int
-    stop: int
-
-
-class ShardEncoder(Protocol):
-    def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str
-                      ) -> Iterator[tuple[ShardJob, np.ndarray]]:
-        """Each job with its vectors, in the order they finish."""
-
-
-class LocalShards:
-    """The local executor: shard after shard, on the encoder loaded in this process."""
-
-    def __init__(self, encoder: SGPTBiEncoder, batch_size: int | None = None) -> None:
-        self.encoder, self.batch_size = encoder, batch_size
-
-    def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str
-                      ) -> Iterator[tuple[ShardJob, np.ndarray]]:
-        for job in jobs:
-            yield job, self.encoder.encode(texts[job.start:job.stop], kind, self.batch_size)
 
 
 def check_executor(executor: str, ray_address: str | None) -> None:

@@ -37,8 +37,7 @@ from ..errors import SgptEvalError
 from ..models.options import ModelOptions
 from ..models.score_cache import ScoreCache
 from ..progress import progress_bar
-from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE
-from . import ShardJob
+from ..retrieval.embedding_cache import DEFAULT_SHARD_SIZE, ShardJob
 
 if TYPE_CHECKING:
     from ..models.bi_encoder import EncoderSettings
@@ -199,7 +198,7 @@ def _reason(exc: ray.exceptions.RayError) -> Exception:
 
 
 class RemoteBiEncoder:
-    """A bi-encoder whose shards are encoded by replicas (the `ShardEncoder` of the embedding cache)."""
+    """A bi-encoder whose shards are encoded by replicas (an `embedding_cache.ShardEncoder`)."""
 
     def __init__(self, replicas: Replicas, settings: EncoderSettings, batch_size: int | None, load_seconds: float
                  ) -> None:
@@ -218,7 +217,7 @@ class RemoteBiEncoder:
 
     def encode(self, texts: Sequence[str], kind: str, batch_size: int | None = None) -> np.ndarray:
         """All of `texts` (no cache), in pieces of a cache shard's size spread over the replicas."""
-        jobs = [ShardJob(number, None, start, min(start + DEFAULT_SHARD_SIZE, len(texts)))
+        jobs = [ShardJob(number, kind, start, min(start + DEFAULT_SHARD_SIZE, len(texts)))
                 for number, start in enumerate(range(0, len(texts), DEFAULT_SHARD_SIZE))]
         arrays = dict(self.encode_shards(jobs, texts, kind, batch_size))
         return np.concatenate([arrays[job] for job in jobs])

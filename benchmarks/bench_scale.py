@@ -1,0 +1,188 @@
+"""Paper-scale benchmarks.
+
+`search`: exact dense search over float16 embedding shards on disk (memory-mapped, one at a
+time) against an in-memory FAISS flat index. Synthetic shards (random normal vectors, written
+with the embedding cache's `write_shard`, records and sha256 included) go to a temporary folder
+under --work-dir, deleted afterwards. Each measurement runs in a fresh process, so that its
+peak resident memory (ru_maxrss) is its own:
+
+* sharded, full: every shard verified as a cached run verifies it (sha256), then searched;
+* sharded, small: the first shards, about --flat-docs documents, searched the same way;
+* flat, small: the same documents upcast into one in-memory float32 FAISS IndexFlatIP.
+
+Cosine similarity, --queries random queries, top --top-k (+1 for the self-hit rule).
+Writes benchmarks/results/scale_search_cpu.json (or --output).
+Run: .venv/bin/python benchmarks/bench_scale.py search [--docs 2000000] [--flat-docs 500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's sgpt_eval, also in the measuring processes
+
+
+def _rss_mib() -> float:
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak(figures: dict) -> dict:
+    """The process's peak resident memory, and how far it rose above the memory at the start
+    (the interpreter and the imports: torch for the sharded search, faiss alone for the flat)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    return {"peak_rss_mib": round(peak, 1), "peak_over_start_mib": round(peak - figures["rss_before_mib"], 1)}
+
+
+def write_shards(folder: Path, docs: int, dim: int, shard_size: int, seed: int) -> list[Path]:
+    from sgpt_eval.retrieval.embedding_cache import write_shard
+
+    rng, paths = np.random.default_rng(seed), []
+    for number, start in enumerate(range(0, docs, shard_size)):
+        rows = min(shard_size, docs - start)
+        paths.append(folder / f"shard-{number:05d}.npy")
+        write_shard(paths[-1], rng.standard_normal((rows, dim), dtype=np.float32).astype(np.float16))
+    return paths
+
+
+def _queries(count: int, dim: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed + 1).standard_normal((count, dim), dtype=np.float32)
+
+
+def measure_sharded(paths: list[str], rows: list[int], dim: int, queries: int, top_k: int, seed: int,
+                    verify: bool) -> dict:
+    """In a fresh process: verify (optionally) and search the shards; time and peak memory."""
+    from sgpt_eval.retrieval.dense import search
+    from sgpt_eval.retrieval.embedding_cache import Shards, read_shard
+
+    shards, query_vectors = Shards([Path(path) for path in paths]), _queries(queries, dim, seed)
+    doc_ids, query_ids = [f"d{i}" for i in range(sum(rows))], [f"q{i}" for i in range(queries)]
+    figures = {"documents": len(doc_ids), "shards": len(paths), "rss_before_mib": round(_rss_mib(), 1)}
+    if verify:
+        clock = time.perf_counter()
+        for path, count in zip(shards.shards, rows):
+            read_shard(path, count)
+        figures["verify_s"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
+    ranking = search(query_vectors, shards, query_ids, doc_ids, top_k)
+    seconds = time.perf_counter() - clock
+    figures.update(search_s=round(seconds, 2), queries_per_s=round(queries / seconds, 3), **_peak(figures),
+                   top_ids=[list(ranking[q])[:10] for q in query_ids[:20]])
+    return figures
+
+
+def measure_flat(paths: list[str], dim: int, queries: int, top_k: int, seed: int) -> dict:
+    """In a fresh process: the documents in one in-memory FAISS flat index, searched."""
+    import faiss
+
+    query_vectors = _queries(queries, dim, seed)
+    figures = {"rss_before_mib": round(_rss_mib(), 1)}
+    clock = time.perf_counter()
+    docs = np.concatenate([np.load(path, allow_pickle=False) for path in paths]).astype(np.float32)
+    faiss.normalize_L2(docs)
+    index = faiss.IndexFlatIP(dim)
+    index.add(docs)
+    figures.update(documents=index.ntotal, build_s=round(time.perf_counter() - clock, 2))
+    del docs
+    faiss.normalize_L2(query_vectors)
+    clock = time.perf_counter()
+    _, indices = index.search(query_vectors, top_k + 1)
+    seconds = time.perf_counter() - clock
+    figures.update(search_s=round(seconds, 2), queries_per_s=round(queries / seconds, 3), **_peak(figures),
+                   top_ids=[[f"d{i}" for i in row[:10]] for row in indices[:20]])
+    return figures
+
+
+def _in_fresh_process(function, *args) -> dict:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def _agreement(first: dict, second: dict) -> float:
+    """Share of the sampled queries whose top-10 document ids agree, in order."""
+    pairs = list(zip(first.pop("top_ids"), second.pop("top_ids")))
+    return sum(a == b for a, b in pairs) / len(pairs)
+
+
+def run_search(args: argparse.Namespace) -> dict:
+    from sgpt_eval.reports.schema import hardware, package_versions
+
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="bench-scale-"))
+    try:
+        load_before = os.getloadavg()
+        clock = time.perf_counter()
+        paths = write_shards(folder, args.docs, args.dim, args.shard_size, args.seed)
+        written = time.perf_counter() - clock
+        rows = [min(args.shard_size, args.docs - start) for start in range(0, args.docs, args.shard_size)]
+        small = max(1, min(len(paths), args.flat_docs // args.shard_size))
+        common = (args.dim, args.queries, args.top_k, args.seed)
+        names = [str(path) for path in paths]
+        full = _in_fresh_process(measure_sharded, names, rows, *common, True)
+        sharded_small = _in_fresh_process(measure_sharded, names[:small], rows[:small], *common, False)
+        flat_small = _in_fresh_process(measure_flat, names[:small], *common)
+        disk = sum(path.stat().st_size for path in paths)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    full.pop("top_ids")
+    same = _agreement(sharded_small, flat_small)
+    return {
+        "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against an in-memory "
+                     "FAISS IndexFlatIP (float32); random normal vectors",
+        "settings": {"docs": args.docs, "dim": args.dim, "queries": args.queries, "top_k": args.top_k,
+                     "shard_size": args.shard_size, "store_dtype": "float16", "seed": args.seed},
+        "shards_on_disk_gib": round(disk / 2**30, 2),
+        "write_shards_s": round(written, 1),
+        "sharded_full": full,
+        "sharded_small": sharded_small,
+        "flat_small": flat_small,
+        "sharded_over_flat_queries_per_s": round(sharded_small["queries_per_s"] / flat_small["queries_per_s"], 3),
+        "top10_agreement_small": same,
+        "load_average_before": [round(value, 2) for value in load_before],
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        "versions": package_versions(),
+        "hardware": hardware(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser("search", help="sharded float16 search vs an in-memory FAISS flat index")
+    search.add_argument("--docs", type=int, default=2_000_000)
+    search.add_argument("--dim", type=int, default=768)
+    search.add_argument("--queries", type=int, default=1000)
+    search.add_argument("--top-k", type=int, default=1000)
+    search.add_argument("--flat-docs", type=int, default=500_000, help="documents in the in-memory comparison")
+    search.add_argument("--shard-size", type=int, default=2048)
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--work-dir", type=Path, default=Path("/work/tmp-bench"))
+    search.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "scale_search_cpu.json")
+    search.set_defaults(run=run_search)
+    args = parser.parse_args(argv)
+
+    from sgpt_eval.storage import write_json
+
+    figures = args.run(args)
+    write_json(args.output, figures)
+    print(json.dumps({key: value for key, value in figures.items() if key not in ("versions", "hardware")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
