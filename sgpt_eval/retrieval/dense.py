@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCORE_FUNCTIONS = ("cos_sim", "dot")
-BLOCK_ROWS = 8192  # documents scored at once: a multiple of FAISS's block (1024) and of the shard size
+# Documents scored at once: as many as fit in BLOCK_BYTES of float32 (each block pays a top-k
+# selection, so fewer, larger blocks are faster), at least BLOCK_ROWS; multiples of FAISS's 1024.
+BLOCK_ROWS = 8192
+BLOCK_BYTES = 256 * 2**20
+
+
+def block_rows_for(dim: int) -> int:
+    return max(BLOCK_ROWS, BLOCK_BYTES // (4 * dim) // 1024 * 1024)
 
 
 def search_device(use_gpu: bool | None) -> str | None:
@@ -175,18 +182,19 @@ def search(
     score_function: str = "cos_sim",
     chunk_size: int = 4096,
     device: str | None = None,
-    block_rows: int = BLOCK_ROWS,
+    block_rows: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Top-k documents per query, with a document whose id equals the query's never returned.
 
     `doc_vectors`: one array, or consecutive shards (e.g. the embedding cache's `Shards`), each
     read and upcast to float32 once, and scored in blocks of about `block_rows` documents (one
-    shard or more). BEIR's convention: ask for one more hit, drop the self-hit, keep k.
+    shard or more; default: `block_rows_for` the dimension). BEIR's convention: ask for one more hit, drop the self-hit, keep k.
     """
     if score_function not in SCORE_FUNCTIONS:
         raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
     shards = [doc_vectors] if isinstance(doc_vectors, np.ndarray) else doc_vectors
     top = _RunningTop(_prepare(query_vectors, score_function), min(top_k + 1, len(doc_ids)), chunk_size, device)
+    block_rows = block_rows or block_rows_for(query_vectors.shape[1])
     offset = 0
     for block in _blocks(progress_bar(shards, desc="search", unit="shard", hide=len(shards) < 2), score_function, block_rows):
         top.add(block, offset)
