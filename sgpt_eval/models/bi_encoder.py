@@ -13,7 +13,7 @@ import dataclasses
 import importlib.util
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 QUERY_BRACKETS = ("[", "]")
 DOC_BRACKETS = ("{", "}")
 DEFAULT_MAX_LENGTH = 512
-DEFAULT_BATCH_SIZE = 32
+# Tokens per forward pass, padding included: 32 texts at the default max_length of 512 (the batch
+# size before there was a budget), and many more short ones (all of SciFact's queries at once).
+DEFAULT_BATCH_TOKENS = 16384
+# CPU flags of hardware bfloat16 arithmetic (x86 AVX512-BF16 and AMX, Arm's BF16 extension).
+_BFLOAT16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
 _PLURAL = {"query": "queries", "doc": "documents"}
 TEXT, INSTRUCTION = "{text}", "{instruction}"
 
@@ -184,17 +188,23 @@ def _settings_arguments(options: ModelOptions, source: ModelSource, cache_dir: P
 class SGPTBiEncoder:
     """Encode queries and documents; `encode_queries` / `encode_corpus` follow BEIR's interface."""
 
-    def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, **options) -> None:
-        """`options`: those of `resolve_settings` (pooling, specb, max_length, dtype, device, allow_pickle, trust_remote_code,
-        templates, instruction, append_eos, exclude_instruction, adapter)."""
+    def __init__(self, source: ModelSource, batch_size: int | None = None, batch_tokens: int = DEFAULT_BATCH_TOKENS,
+                 **options) -> None:
+        """`batch_size`: most texts per forward pass (None: as many as `batch_tokens`, the most tokens
+        per pass, padding included, allows). `options`: those of `resolve_settings` (pooling, specb,
+        max_length, dtype, device, allow_pickle, trust_remote_code, templates, instruction,
+        append_eos, exclude_instruction, adapter)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
         self.settings, layout, self.device = resolve_settings(source, **options)
         allow_pickle, trust_remote_code = options.get("allow_pickle", False), options.get("trust_remote_code", False)
-        self.batch_size = batch_size
+        self.batch_size, self.batch_tokens = batch_size, batch_tokens
         self.pooling, self.specb = self.settings.pooling, self.settings.specb
         self.max_length, self.dtype = self.settings.max_length, self.settings.dtype
+        if self.dtype == "bfloat16" and self.device == "cpu" and not native_bfloat16():
+            log.warning("--dtype bfloat16: this CPU has no hardware bfloat16 (avx512_bf16, amx_bf16); "
+                        "it is emulated and likely slower than float32")
         folder = layout.transformer_dir
         self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         self.model = load_pretrained(AutoModel, folder, source.name, self.dtype, allow_pickle, trust_remote_code)
@@ -219,7 +229,7 @@ class SGPTBiEncoder:
     def from_options(cls, options: ModelOptions, cache_dir: Path) -> SGPTBiEncoder:
         options.check("bi")
         source = source_of(options, cache_dir)
-        return cls(source, batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
+        return cls(source, batch_size=options.batch_size, batch_tokens=options.batch_tokens or DEFAULT_BATCH_TOKENS,
                    **_settings_arguments(options, source, cache_dir))
 
     def with_instruction(self, instruction: str | None) -> SGPTBiEncoder:
@@ -287,17 +297,15 @@ class SGPTBiEncoder:
     def encode(
         self, texts: Sequence[str], kind: str = "query", batch_size: int | None = None, show_progress_bar: bool = True
     ) -> np.ndarray:
-        """Encode texts as float32 rows, longest first in batches, returned in input order."""
+        """Encode texts as float32 rows, returned in input order. Longest first, in batches of at
+        most `self.batch_tokens` padded tokens (and `batch_size` texts, where given): similar lengths
+        share a batch, so little padding is computed, and short texts run many at a time."""
         if kind not in ("query", "doc"):
             raise ValueError(f"kind must be 'query' or 'doc', not {kind!r}")
-        batch_size = batch_size or self.batch_size
         ids, skipped = self.tokenize(texts, kind), self.skipped(kind)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out: np.ndarray | None = None
         with progress_bar(total=len(ids), desc=f"encode {_PLURAL[kind]}", unit=kind, hide=not show_progress_bar) as bar:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                vectors = self.embed_ids([ids[i] for i in rows], skipped).cpu().numpy()
+            for rows, vectors in self.embed_batches(ids, skipped, batch_size or self.batch_size):
                 if out is None:
                     out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
                 out[rows] = vectors
@@ -305,6 +313,29 @@ class SGPTBiEncoder:
         if out is None:
             raise SgptEvalError(f"nothing to encode: the list of {kind}s is empty")
         return out
+
+    def embed_batches(
+        self, ids: list[list[int]], skipped: tuple[int, int], max_texts: int | None
+    ) -> Iterator[tuple[list[int], np.ndarray]]:
+        """(indices into `ids`, their vectors), batch by batch, longest first; on CUDA out-of-memory
+        the token budget halves and the batch runs again."""
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        budget, start = self.batch_tokens, 0
+        while start < len(order):
+            width = len(ids[order[start]])  # the longest of the batch: sorted longest first
+            rows = order[start : start + batch_length(width, budget, max_texts)]
+            try:
+                vectors = self.embed_ids([ids[i] for i in rows], skipped)
+            except torch.cuda.OutOfMemoryError:
+                if len(rows) == 1:
+                    raise SgptEvalError(f"out of GPU memory encoding one text of {width} tokens; "
+                                        "lower --max-length or use --dtype float16") from None
+                budget = len(rows) * width // 2
+                log.warning("out of GPU memory: token budget halved to %d", budget)
+                torch.cuda.empty_cache()
+                continue
+            yield rows, vectors.cpu().numpy()
+            start += len(rows)
 
     # -- BEIR's interface -----------------------------------------------------------------
     def encode_queries(self, queries: list[str], batch_size: int | None = None, **kwargs) -> np.ndarray | torch.Tensor:
@@ -315,6 +346,21 @@ class SGPTBiEncoder:
         """`corpus`: a list of {"title", "text"} dicts, a dict of lists, or a list of strings."""
         vectors = self.encode(corpus_texts(corpus), "doc", batch_size, kwargs.get("show_progress_bar", True))
         return torch.from_numpy(vectors) if kwargs.get("convert_to_tensor") else vectors
+
+
+def batch_length(width: int, budget: int, max_texts: int | None) -> int:
+    """Texts in a batch whose longest has `width` tokens: as many as fit `budget` tokens padded to
+    that width, at most `max_texts`, and at least one (a text longer than the budget runs alone)."""
+    return max(1, min(budget // max(width, 1), max_texts or budget))
+
+
+def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bfloat16 in hardware; without it torch emulates bfloat16, slower than float32."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return bool(flags & _BFLOAT16_FLAGS)
 
 
 def corpus_texts(corpus) -> list[str]:

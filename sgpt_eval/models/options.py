@@ -53,7 +53,11 @@ class ModelOptions:
         "auto (fp32 on CPU, fp16 on GPU), float32, float16, bfloat16", choices=("auto", *DTYPE_NAMES)))
     device: str | None = field(default=None, metadata=option("cpu, cuda, cuda:1 ... (default: cuda when available)"))
     batch_size: int | None = field(default=None, metadata=option(
-        "texts (bi-encoder, default 32) or pairs (cross-encoder, default 16) per forward pass"))
+        "most texts (bi-encoder, default: as many as --batch-tokens allows) or pairs (cross-encoder, default 16) "
+        "per forward pass"))
+    batch_tokens: int | None = field(default=None, metadata=option(
+        "bi-encoder: most tokens per forward pass, padding included (default 16384); texts sorted by length, "
+        "so short ones run in wide batches"))
     allow_pickle: bool = field(default=False, metadata=option(
         "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
     trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
@@ -75,7 +79,7 @@ class ModelOptions:
         "or their mean (length-normalised)", choices=AGGREGATES))
 
     def __post_init__(self) -> None:
-        at_least_one({"batch_size": self.batch_size, "max_length": self.max_length})
+        at_least_one({"batch_size": self.batch_size, "batch_tokens": self.batch_tokens, "max_length": self.max_length})
         if self.aggregate is not None:
             resolve_aggregate(self.aggregate)
 
@@ -88,7 +92,8 @@ class ModelOptions:
             raise SgptEvalError(f"{', '.join(given)}: not a setting of {what} (model {self.model}); drop it")
 
 
-BI_ENCODER_ONLY = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter")
+BI_ENCODER_ONLY = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter",
+                   "batch_tokens")
 
 
 def default_device() -> str:
