@@ -92,7 +92,7 @@ class _Replica:
         model = self.model.with_instruction(instruction) if instruction else self.model
         return model.settings.as_dict(), model.device
 
-    def encode(self, number: int, texts: list[str], kind: str, batch_size: int, instruction: str | None
+    def encode(self, number: int, texts: list[str], kind: str, batch_size: int | None, instruction: str | None
                ) -> tuple[int, np.ndarray]:
         return number, self.model.with_instruction(instruction).encode(texts, kind, batch_size, show_progress_bar=False)
 
@@ -202,10 +202,8 @@ class RemoteBiEncoder:
 
     def __init__(self, replicas: Replicas, settings: EncoderSettings, batch_size: int | None, load_seconds: float
                  ) -> None:
-        from ..models.bi_encoder import DEFAULT_BATCH_SIZE
-
         self.replicas, self.settings, self.device, self.load_seconds = replicas, settings, replicas.device, load_seconds
-        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.batch_size = batch_size  # None: the replicas batch by their token budget alone, as a local run does
 
     def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str, batch_size: int | None = None
                       ) -> Iterator[tuple[ShardJob, np.ndarray]]:
