@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -37,6 +38,9 @@ from .score_cache import ScoreCache
 from .options import AGGREGATES, ModelOptions, check_max_length, default_device, resolve_aggregate, resolve_dtype
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
 from .store import ModelSource, load_pretrained, source_of
+
+if TYPE_CHECKING:
+    from transformers import DynamicCache
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +287,7 @@ class SGPTCrossEncoder:
         )
         return (sums / lengths if self.settings.aggregate == "mean" else sums).tolist()
 
-    def prompt_cache(self, prompts: list[tuple[int, ...]]):
+    def prompt_cache(self, prompts: list[tuple[int, ...]]) -> tuple[DynamicCache, torch.Tensor]:
         """The key/value cache of a batch of prompts and its attention mask (prompts x width).
 
         The longest run of token ids that every prompt begins with (the instruction, at least)
@@ -298,11 +302,11 @@ class SGPTCrossEncoder:
         shared = _common_prefix_length(prompts) if len(prompts) > 1 else 0
         if self.window is not None:
             shared = min(shared, self.window - 1)  # a sliding-window cache would keep only its last tokens
+        head = shared if self.window is None else 0  # the tokens placed before the padding
         ids = torch.full((len(prompts), width), _PAD, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
         positions = torch.zeros((len(prompts), width), dtype=torch.long)
         for g, prompt in enumerate(prompts):
-            head = shared if self.window is None else 0  # the tokens placed before the padding
             columns = [*range(head), *range(width - len(prompt) + head, width)]
             ids[g, columns] = torch.tensor(prompt, dtype=torch.long)
             mask[g, columns] = 1
