@@ -13,13 +13,22 @@ on two fixed sets of BM25 (bm25s, k1=1.5, b=0.75) pairs from the SciFact test sp
 Prints and writes benchmarks/results/rerank_smollm2_cpu.json (or --output): pairs/s of each scorer,
 their ratio, the largest score difference, NDCG@10, wall times.
 Run: .venv/bin/python benchmarks/bench_rerank.py [--queries 3] [--top-k 10] [--docs 4] [--threads 1]
+
+`--workload full` times the real workload instead: every BM25 top-100 pair of the first N judged
+queries, all scored by ours (fp32, then bf16), a seeded random sample of M of them by the
+per-pair loop; pairs/s compared per pair, scores compared on the sample, bf16 against fp32 on
+all pairs. Writes benchmarks/results/rerank_full_cpu.json.
+Run: .venv/bin/python benchmarks/bench_rerank.py --workload full [--full-queries 20] [--sample 100] --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
+import os
+import random
 import sys
 import tempfile
 import time
@@ -44,6 +53,7 @@ from sgpt_eval.storage import write_json  # noqa: E402
 from tests.reference_sgpt_ce import reference_scores  # noqa: E402
 
 PROTOCOL_TOP_K = 100
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def measure(scorer: SGPTCrossEncoder, pairs: list[tuple[str, str]], cache: ScoreCache) -> dict:
@@ -69,17 +79,91 @@ def measure(scorer: SGPTCrossEncoder, pairs: list[tuple[str, str]], cache: Score
     }
 
 
+def timed(work, count: int) -> tuple[list[float], dict]:
+    """Scores from `work()` with its wall and CPU seconds: on a shared machine the CPU time (all
+    threads of this process) moves less with the other jobs' load than the wall time does."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    scores = work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    timing = {"pairs": count, "seconds": round(wall, 2), "pairs_per_s": round(count / wall, 3),
+              "cpu_seconds": round(cpu, 2), "pairs_per_cpu_s": round(count / cpu, 3)}
+    print(json.dumps(timing), os.getloadavg(), file=sys.stderr, flush=True)
+    return scores, timing
+
+
+def ratio(fast: dict, slow: dict, key: str) -> float:
+    return round(fast[key] / slow[key], 2)
+
+
+def order_agreement(pairs: list[tuple[str, str]], first: list[float], second: list[float]) -> float:
+    """The fraction of a query's document pairs that two lists of scores put in the same order."""
+    by_query: dict[str, list[tuple[float, float]]] = {}
+    for (query, _), a, b in zip(pairs, first, second):
+        by_query.setdefault(query, []).append((a, b))
+    same = [(a1 - a2) * (b1 - b2) > 0 for scores in by_query.values() for (a1, b1), (a2, b2) in itertools.combinations(scores, 2)]
+    return sum(same) / len(same)
+
+
+def full_workload(args, dataset, run: dict, text: dict, source) -> dict:
+    """Every top-100 pair of the first N judged queries: ours on all, the loop on a seeded sample."""
+    queries = beir_data.limit_queries(dataset, args.full_queries).queries
+    pairs = [(query, text[did]) for qid, query in queries.items() for did in list(run[qid])[:PROTOCOL_TOP_K]]
+    sample = sorted(random.Random(args.seed).sample(range(len(pairs)), min(args.sample, len(pairs))))
+    load = {"start": os.getloadavg()}
+    scorers = {}
+    for dtype in ("float32", "bfloat16"):
+        scorers[dtype] = SGPTCrossEncoder(source, dtype=dtype, device=args.device, batch_size=args.batch_size)
+        scorers[dtype].predict([("warm-up", "warm-up")], show_progress_bar=False)
+    fp32, bf16 = scorers["float32"], scorers["bfloat16"]
+    ours, ours_timing = timed(lambda: fp32.predict(pairs, show_progress_bar=False), len(pairs))
+    load["after_ours_float32"] = os.getloadavg()
+    slow, slow_timing = timed(lambda: reference_scores(fp32.model, fp32.prompt, [pairs[i] for i in sample], fp32.device),
+                              len(sample))
+    load["after_reference_loop"] = os.getloadavg()
+    half, half_timing = timed(lambda: bf16.predict(pairs, show_progress_bar=False), len(pairs))
+    load["end"] = os.getloadavg()
+    tokenized = fp32.prompt.pairs(pairs)
+    half_differences = [abs(a - b) for a, b in zip(half, ours)]
+    return {
+        "definition": f"first {len(queries)} judged SciFact test queries (qrels order) x BM25 top-{PROTOCOL_TOP_K}, "
+                      f"all pairs; the reference loop on {len(sample)} of them drawn at random (seed {args.seed})",
+        "prompt": fp32.prompt.template,
+        "pairs": len(pairs),
+        "distinct_documents": len({doc for _, doc in pairs}),
+        "mean_prompt_tokens": round(sum(len(p.prefix) for p in tokenized) / len(pairs), 1),
+        "mean_query_tokens": round(sum(len(p.query) for p in tokenized) / len(pairs), 1),
+        "sgpt_eval_float32": ours_timing,
+        "reference_loop_float32": slow_timing,
+        "speedup_per_pair": ratio(ours_timing, slow_timing, "pairs_per_s"),
+        "speedup_per_pair_cpu_time": ratio(ours_timing, slow_timing, "pairs_per_cpu_s"),
+        "max_abs_score_difference_on_sample": max(abs(ours[i] - s) for i, s in zip(sample, slow)),
+        "sgpt_eval_bfloat16": {**half_timing,
+                               "speedup_per_pair_vs_loop": ratio(half_timing, slow_timing, "pairs_per_s"),
+                               "speedup_per_pair_vs_loop_cpu_time": ratio(half_timing, slow_timing, "pairs_per_cpu_s"),
+                               "max_abs_difference_vs_float32": max(half_differences),
+                               "mean_abs_difference_vs_float32": sum(half_differences) / len(pairs),
+                               "same_order_as_float32": round(order_agreement(pairs, ours, half), 4)},
+        "loadavg": load,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=("slices", "full"), default="slices",
+                        help="slices: the subset and shared workloads below; full: every top-100 pair of N queries")
     parser.add_argument("--model", default="SmolLM2-135M")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--queries", type=int, default=3, help="subset: first N judged queries")
     parser.add_argument("--top-k", type=int, default=10, help="subset: BM25 documents per query")
     parser.add_argument("--docs", type=int, default=4, help="shared: documents of the top-100 run to keep")
+    parser.add_argument("--full-queries", type=int, default=20, help="full: first N judged queries")
+    parser.add_argument("--sample", type=int, default=100, help="full: pairs the reference loop scores")
+    parser.add_argument("--seed", type=int, default=0, help="full: the sample's seed")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "rerank_smollm2_cpu.json")
+    parser.add_argument("--output", type=Path, help="default: benchmarks/results/rerank_smollm2_cpu.json, "
+                                                         "rerank_full_cpu.json with --workload full")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
@@ -92,13 +176,26 @@ def main() -> None:
     index, _ = bm25.load_or_build(dataset.corpus, dataset.hashes["corpus"], bm25.BM25Settings(), cache_dir)
     run = index.search(dataset.queries, PROTOCOL_TOP_K)
     text = dict(zip(dataset.corpus.docs, dataset.corpus.texts()))
+    source = store.resolve(args.model, cache_dir)
+    if args.workload == "full":
+        workload = full_workload(args, dataset, run, text, source)
+        figures = {
+            "benchmark": "SGPT-CE on the SciFact top-100 workload: sgpt-eval's scorer vs the per-pair SGPT loop, "
+                         "same process, same token ids",
+            "model": args.model, "model_revision": source.revision, "device": args.device,
+            "torch_threads": torch.get_num_threads(), "batch_size": args.batch_size,
+            "full": workload, "total_wall_s": round(time.perf_counter() - started, 1),
+            "versions": package_versions(), "hardware": hardware(),
+        }
+        write_json(args.output or RESULTS / "rerank_full_cpu.json", figures)
+        print(json.dumps(figures["full"], indent=2))
+        return
     subset = beir_data.limit_queries(dataset, args.queries)
     subset_pairs = [(dataset.queries[qid], text[did]) for qid in subset.queries for did in list(run[qid])[: args.top_k]]
     retrieved = {did for hits in run.values() for did in hits}
     kept = set([did for did in dataset.corpus.docs if did in retrieved][: args.docs])
     shared_pairs = [(dataset.queries[qid], text[did]) for qid, hits in run.items() for did in hits if did in kept]
 
-    source = store.resolve(args.model, cache_dir)
     scorer = SGPTCrossEncoder(source, dtype="float32", device=args.device, batch_size=args.batch_size)
     scorer.predict([("warm-up", "warm-up")], show_progress_bar=False)
     with tempfile.TemporaryDirectory() as scratch:
@@ -145,7 +242,7 @@ def main() -> None:
         "versions": package_versions(),
         "hardware": hardware(),
     }
-    write_json(args.output, figures)
+    write_json(args.output or RESULTS / "rerank_smollm2_cpu.json", figures)
     print(json.dumps({"workloads": workloads, "end_to_end_subset": figures["end_to_end_subset"],
                       "total_wall_s": figures["total_wall_s"]}, indent=2))
 

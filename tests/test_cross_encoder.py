@@ -295,3 +295,42 @@ def test_cli_commands(tiny_gpt_neo, tmp_path, capsys):
     args = parser.parse_args(["rerank", *common, "--model", str(tiny_gpt_neo), "--template", "no placeholder"])
     with pytest.raises(SgptEvalError, match="--template"):
         args.handler(args, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("model, window", [("tiny_gpt_neo", 32), ("tiny_llama", None)])
+def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch):
+    """The token ids that every prompt of a batch begins with run once, batch 1, their keys and
+    values copied to each row: padding between them and the rest of the prompt where every layer
+    sees the whole sequence (Llama), before them under GPT-Neo's 32-column local attention."""
+    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=8)
+    assert scorer.window == window
+    pairs = _pairs()
+    expected = reference_scores(scorer.model, scorer.prompt, pairs)
+    tokenized = scorer.prompt.pairs(pairs)
+    several = sum(len(batch) > 1 for batch in scorer.batches(tokenized, list(range(len(pairs))), 8))
+    real_body, calls = scorer.body, []
+
+    def spy(**inputs):
+        calls.append((*inputs["input_ids"].shape, inputs.get("attention_mask") is None))
+        return real_body(**inputs)
+
+    monkeypatch.setattr(scorer, "body", spy)
+    assert scorer.predict(pairs, show_progress_bar=False) == pytest.approx(expected, abs=1e-3)
+    instruction = [width for rows, width, unmasked in calls if unmasked]  # the rest and the queries are masked
+    assert several > 0 and len(instruction) == several
+    assert all(scorer.prompt.instruction_len <= width < (window or 10**6) for width in instruction)
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
+def test_bfloat16_on_cpu_scores_near_float32(request, model):
+    """A bfloat16 model (CPUs with AVX512-BF16 run it natively) projects onto the vocabulary in
+    float32; its scores stay near float32's and well-separated pairs keep their order."""
+    folder = request.getfixturevalue(model)
+    full = SGPTCrossEncoder(_source(folder), dtype="float32", batch_size=8)
+    half = SGPTCrossEncoder(_source(folder), dtype="bfloat16", batch_size=8)
+    assert half.model.dtype == torch.bfloat16 and half.head_weight.dtype == torch.float32 and full.head_weight is None
+    pairs = _pairs()
+    expected, scores = full.predict(pairs, show_progress_bar=False), half.predict(pairs, show_progress_bar=False)
+    assert max(abs(a - b) for a, b in zip(expected, scores)) < 0.02  # measured: 0.009 (GPT-Neo), 0.005 (Llama)
+    apart = [(i, j) for i in range(len(pairs)) for j in range(len(pairs)) if expected[i] - expected[j] > 0.1]
+    assert len(apart) > 10 and all(scores[i] > scores[j] for i, j in apart)

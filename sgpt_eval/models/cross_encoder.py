@@ -10,10 +10,13 @@ same scores:
   that re-ranks that document, and only the query tokens run on top of it (a document cut to
   fit the context loses a number of tokens that depends on the query's length, so then only
   queries of equal length share its prompt);
-* the vocabulary projection and log-softmax run only at the positions that predict query tokens;
-* batches hold prompts of similar length (sorted, longest first), left-padded so that the
-  distances between tokens, which local-attention layers (GPT-Neo) look at, are those of the
-  unpadded sequence;
+* the token ids that all prompts of a batch begin with (the instruction, at least) run once and
+  their keys and values are copied to every prompt;
+* the vocabulary projection and log-softmax run only at the positions that predict query tokens,
+  in float32 even for a half-precision model;
+* batches hold prompts of similar length (sorted, longest first), padded so that the distances
+  between tokens, which local-attention layers (GPT-Neo) look at, are those of the unpadded
+  sequence;
 * on CUDA out-of-memory the batch size halves and the batch runs again.
 """
 
@@ -25,6 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -35,11 +39,17 @@ from .options import AGGREGATES, ModelOptions, check_max_length, default_device,
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
 from .store import ModelSource, load_pretrained, source_of
 
+if TYPE_CHECKING:
+    from transformers import DynamicCache
+
 log = logging.getLogger(__name__)
 
 # Config fields of models whose forward rescales the logits after the vocabulary projection,
 # which projecting the selected hidden states ourselves would skip.
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+# Config fields of attention that reaches back a limited number of columns (GPT-Neo's local
+# layers, sliding windows, chunked attention): the padding must then stay out of a row's tokens.
+_WINDOW_FIELDS = ("window_size", "sliding_window", "attention_chunk_size")
 _PAD = 0  # any id: padded positions are masked out
 # Prompts batched together differ in length by at most this fraction of the longest: the
 # padding is computed like real tokens, so mixing long and short prompts wastes the difference.
@@ -161,6 +171,10 @@ class SGPTCrossEncoder:
         self.model.to(self.device).eval()
         self.body = self.model.base_model
         self.lm_head = self.model.get_output_embeddings()
+        # A half-precision model projects onto the vocabulary in float32 (only at the query positions).
+        weight = self.lm_head.weight
+        self.head_weight = None if weight.dtype == torch.float32 else weight.detach().float()
+        self.window = attention_window(config)
         self.score_cache = ScoreCache.for_settings(score_cache_dir, self.settings.as_dict())
         self.pairs_from_cache = 0
         self.load_seconds = time.perf_counter() - started
@@ -245,24 +259,10 @@ class SGPTCrossEncoder:
         """Run each prompt once (all but its last token, into the key/value cache), then every
         query on a copy of its prompt's cache; return each pair's query log-probability, summed
         (or averaged over its query tokens with aggregate "mean")."""
-        from transformers import DynamicCache
-
-        width = max(len(prefix) for prefix, _ in batch) - 1
-        prefix_ids = torch.full((len(batch), width), _PAD, dtype=torch.long)
-        prefix_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        prefix_positions = torch.zeros((len(batch), width), dtype=torch.long)
-        for g, (prefix, _) in enumerate(batch):
-            n = len(prefix) - 1
-            if n:
-                prefix_ids[g, width - n:] = torch.tensor(prefix[:-1])
-                prefix_mask[g, width - n:] = 1
-                prefix_positions[g, width - n:] = torch.arange(n)
-        cache = DynamicCache(config=self.model.config)
-        if width:
-            self.body(input_ids=prefix_ids.to(self.device), attention_mask=prefix_mask.to(self.device),
-                      position_ids=prefix_positions.to(self.device), past_key_values=cache, use_cache=True)
+        cache, prompt_mask = self.prompt_cache([prefix[:-1] for prefix, _ in batch])
         owner = [g for g, (_, members) in enumerate(batch) for _ in members]
-        cache.batch_select_indices(torch.tensor(owner, device=self.device))
+        if owner != list(range(len(batch))):  # some prompt has several queries: one copy of its cache each
+            cache.batch_select_indices(torch.tensor(owner, device=self.device))
 
         rows = [pairs[i] for _, members in batch for i in members]
         length = max(len(pair.query) for pair in rows)
@@ -274,11 +274,11 @@ class SGPTCrossEncoder:
             ids[r, :n] = torch.tensor((pair.prefix[-1], *pair.query[:-1]))
             mask[r, :n] = 1
             positions[r] = torch.arange(len(pair.prefix) - 1, len(pair.prefix) - 1 + length)
-        full_mask = torch.cat([prefix_mask[owner], mask], dim=1)
+        full_mask = torch.cat([prompt_mask[owner], mask], dim=1)
         hidden = self.body(input_ids=ids.to(self.device), attention_mask=full_mask.to(self.device),
                            position_ids=positions.to(self.device), past_key_values=cache, use_cache=True).last_hidden_state
         selected = hidden[mask.to(self.device).bool()]  # the positions that predict query tokens, row by row
-        logprobs = torch.log_softmax(self.lm_head(selected).float(), dim=-1)
+        logprobs = torch.log_softmax(self.project(selected), dim=-1)
         targets = torch.tensor([token for pair in rows for token in pair.query], device=self.device)
         token_scores = logprobs.gather(1, targets[:, None]).squeeze(1)
         lengths = torch.tensor([len(pair.query) for pair in rows], device=self.device)
@@ -286,3 +286,66 @@ class SGPTCrossEncoder:
             0, torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths), token_scores
         )
         return (sums / lengths if self.settings.aggregate == "mean" else sums).tolist()
+
+    def prompt_cache(self, prompts: list[tuple[int, ...]]) -> tuple[DynamicCache, torch.Tensor]:
+        """The key/value cache of a batch of prompts and its attention mask (prompts x width).
+
+        The longest run of token ids that every prompt begins with (the instruction, at least)
+        runs once, batch 1, and its keys and values are copied into each row. A row is laid out
+        [instruction, padding, rest] when the model attends to every earlier token, and
+        [padding, instruction, rest] (SGPT's unpadded distances) when it has local attention, whose
+        reach is counted in columns; there only the columns before the longest row's rest are
+        copied rather than computed, the others run with the rest."""
+        from transformers import DynamicCache
+
+        width = max(map(len, prompts))
+        shared = _common_prefix_length(prompts) if len(prompts) > 1 else 0
+        if self.window is not None:
+            shared = min(shared, self.window - 1)  # a sliding-window cache would keep only its last tokens
+        head = shared if self.window is None else 0  # the tokens placed before the padding
+        ids = torch.full((len(prompts), width), _PAD, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        positions = torch.zeros((len(prompts), width), dtype=torch.long)
+        for g, prompt in enumerate(prompts):
+            columns = [*range(head), *range(width - len(prompt) + head, width)]
+            ids[g, columns] = torch.tensor(prompt, dtype=torch.long)
+            mask[g, columns] = 1
+            positions[g, columns] = torch.arange(len(prompt))
+        cache = DynamicCache(config=self.model.config)
+        if shared:
+            instruction = DynamicCache(config=self.model.config)
+            self.body(input_ids=torch.tensor([prompts[0][:shared]], device=self.device),
+                      position_ids=torch.arange(shared, device=self.device)[None], past_key_values=instruction,
+                      use_cache=True)
+            # Column j of a row holds the instruction token at its position there (padding reads token 0, masked).
+            index = positions[:, :shared].to(self.device)
+            for number, layer in enumerate(instruction.layers):
+                cache.update(layer.keys[0][:, index].transpose(0, 1), layer.values[0][:, index].transpose(0, 1), number)
+        if width > shared:
+            self.body(input_ids=ids[:, shared:].to(self.device), attention_mask=mask.to(self.device),
+                      position_ids=positions[:, shared:].to(self.device), past_key_values=cache, use_cache=True)
+        return cache, mask
+
+    def project(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits in float32, whatever the model's dtype: half-precision logits would
+        round each token's log-probability by up to a few hundredths."""
+        if self.head_weight is None:
+            return self.lm_head(hidden).float()
+        bias = getattr(self.lm_head, "bias", None)
+        return torch.nn.functional.linear(hidden.float(), self.head_weight, None if bias is None else bias.float())
+
+
+def _common_prefix_length(prompts: list[tuple[int, ...]]) -> int:
+    """How many leading token ids all prompts share."""
+    first, length = prompts[0], min(map(len, prompts))
+    for prompt in prompts[1:]:
+        length = next((i for i in range(length) if prompt[i] != first[i]), length)
+    return length
+
+
+def attention_window(config) -> int | None:
+    """The smallest number of columns an attention layer of this model reaches back, or None when
+    every layer sees the whole sequence (then padding anywhere in a row changes nothing)."""
+    windows = [getattr(config, name, None) for name in _WINDOW_FIELDS]
+    windows = [w for w in windows if isinstance(w, int) and w > 0]
+    return min(windows) if windows else None
