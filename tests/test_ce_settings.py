@@ -166,3 +166,11 @@ def test_sgpt_ce_presets_download_at_their_revision(monkeypatch, tmp_path, capsy
     listed = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
     assert listed["SGPT-CE-GPT-J-6B"] == ["cross-encoder", "-", "model", "EleutherAI/gpt-j-6B@float16"]
     assert listed["SGPT-125M-weightedmean-nli-bitfit"][0] == "weightedmean"
+
+
+def test_half_precision_runs_say_their_projection(tiny_gpt_neo):
+    """A bfloat16 model's scores moved when its vocabulary projection went to float32: its settings
+    say so, so that it shares neither a report identity nor a score cache entry with older runs."""
+    half = cross_encoder.resolve_settings(_source(tiny_gpt_neo), dtype="bfloat16", device="cpu")[0].as_dict()
+    full = cross_encoder.resolve_settings(_source(tiny_gpt_neo), dtype="float32", device="cpu")[0].as_dict()
+    assert half == {**full, "dtype": "bfloat16", "vocabulary_projection": "float32"}

@@ -77,10 +77,14 @@ class CrossEncoderSettings:
 
     def as_dict(self) -> dict:
         """The settings, less those added since reports were first written while they keep their
-        default: a run as before keeps its report identity and its score cache."""
+        default: a run as before keeps its report identity and its score cache. A half-precision
+        model projects onto the vocabulary in float32 since that came in, which moves its scores:
+        said here, so that those runs get an identity and a score cache entry of their own."""
         values = asdict(self)
         if self.aggregate == DEFAULT_AGGREGATE:
             del values["aggregate"]
+        if self.dtype != "float32":
+            values["vocabulary_projection"] = "float32"
         return values
 
 
