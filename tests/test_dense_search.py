@@ -166,3 +166,22 @@ def test_store_dtype_is_in_the_identity_only_when_not_float32():
                                                           "store_dtype": "float16"}
     with pytest.raises(SgptEvalError, match=r"^--store-dtype float64: choose from float32, float16$"):
         retriever(store_dtype="float64")
+
+
+def test_a_broken_vector_returns_no_made_up_hits():
+    """A NaN query finds nothing (FAISS leaves its slots unfilled), on every path; a NaN document is
+    never returned; the other queries rank as before."""
+    rng = np.random.default_rng(3)
+    docs = rng.standard_normal((12, 8)).astype(np.float32)
+    queries = rng.standard_normal((3, 8)).astype(np.float32)
+    queries[1] = np.nan
+    broken = docs.copy()
+    broken[5] = np.nan
+    dids, qids = [f"d{i}" for i in range(12)], ["q0", "q1", "q2"]
+    for block_rows in (1, 4, None):
+        results = search(queries, [broken[:4], broken[4:8], broken[8:]], qids, dids, top_k=11, block_rows=block_rows)
+        assert results["q1"] == {}
+        for qid in ("q0", "q2"):
+            assert "d5" not in results[qid] and len(results[qid]) == 11  # every other document
+        clean = search(queries[[0, 2]], np.delete(docs, 5, axis=0), ["q0", "q2"], dids[:5] + dids[6:], top_k=11)
+        assert {qid: list(results[qid]) for qid in ("q0", "q2")} == {qid: list(hits) for qid, hits in clean.items()}

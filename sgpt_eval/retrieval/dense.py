@@ -161,8 +161,11 @@ class _RunningTop:
         width = min(self.depth + 1, index.ntotal)
         while True:
             scores, found = index.search(self.queries[rows], width)  # the same chunk: the same numbers
-            if width == index.ntotal or not np.any(scores[:, -1] == scores[:, self.depth - 1]):
-                return scores, found + offset
+            unfilled = found < 0  # a slot FAISS cannot fill: a NaN score (a broken vector)
+            scores[unfilled], found = -np.inf, np.where(unfilled, -1, found + offset)
+            if width == index.ntotal or not np.any(
+                    (scores[:, -1] == scores[:, self.depth - 1]) & np.isfinite(scores[:, -1])):
+                return scores, found
             width = min(2 * width, index.ntotal)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +209,7 @@ def search(
     for row, query_id in enumerate(query_ids):
         hits: dict[str, float] = {}
         for score, index_of in zip(scores[row].tolist(), indices[row].tolist()):
-            if len(hits) == top_k:
+            if len(hits) == top_k or index_of < 0 or score == -np.inf:  # the rest: broken (NaN) vectors
                 break
             if doc_ids[index_of] != query_id:
                 hits[doc_ids[index_of]] = score
