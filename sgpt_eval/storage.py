@@ -70,10 +70,6 @@ def save_array(path: str | Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
-def load_array(path: str | Path) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
-
-
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -126,3 +126,10 @@ def test_a_pickled_corpus_holds_no_text_and_reads_the_same(tmp_path):
     assert b"Mitochondria" not in sent and b"d1" in sent  # a path, offsets and ids: cheap to send to a worker
     received = pickle.loads(sent)
     assert list(received.texts()) == _eager_texts(path) and received.docs["d3"] == corpus.docs["d3"]
+
+
+def test_a_subset_reads_the_candidates_once_in_file_order(tmp_path):
+    corpus = beir.read_corpus(_write(tmp_path / "corpus.jsonl"))
+    subset = corpus.subset(["d6", "é-4", "d6", "d1"])
+    assert list(subset) == ["d1", "é-4", "d6"]
+    assert subset == {doc_id: corpus.docs[doc_id] for doc_id in ("d1", "é-4", "d6")}

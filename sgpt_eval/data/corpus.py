@@ -16,7 +16,7 @@ import json
 import os
 import zlib
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -117,6 +117,11 @@ class Corpus:
         if now != self.when_read:
             raise SgptEvalError(f"{self.path}: changed since it was read (its size or modification time differ, "
                                 "or it is gone); run again so that it is read afresh")
+
+    def subset(self, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{"title", "text"} by id for `ids` (a first stage's candidates), read in file order in one pass."""
+        rows = sorted({self.row(doc_id) for doc_id in ids})
+        return {self.id_at(row): doc for row, doc in zip(rows, self.documents(rows))}
 
     def documents(self, rows: Sequence[int]) -> list[dict[str, str]]:
         """{"title", "text"} of each row, in the order given; consecutive rows take one read."""

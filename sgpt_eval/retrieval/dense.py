@@ -260,7 +260,7 @@ class DenseRetriever:
         timings["load_model"] = encoder.load_seconds
         query_texts = [dataset.queries[qid] for qid in query_ids]
         with timed(timings, "encode_corpus"):
-            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(doc_ids), "doc", dataset.hashes["corpus"],
+            doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(), "doc", dataset.hashes["corpus"],
                                                     dtype=self.store_dtype, executor=remote)
         with timed(timings, "encode_queries"):
             query_vectors = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)),

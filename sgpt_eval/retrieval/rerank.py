@@ -82,8 +82,9 @@ class RerankRetriever:
         timings["load_model"] = reranker.load_seconds
         stage["NDCG@10"] = metrics.evaluate(dataset.qrels, candidates)["NDCG@10"]
         with timed(timings, "rerank"):
+            documents = dataset.corpus.subset(doc_id for hits in candidates.values() for doc_id in hits)
             ranking = Rerank(reranker, batch_size=reranker.batch_size).rerank(
-                dataset.corpus.docs, dataset.queries, candidates, self.top_k)
+                documents, dataset.queries, candidates, self.top_k)
         log.info("%s: first stage NDCG@10 = %.4f", dataset.name, stage["NDCG@10"])
         template = self.model.template
         details = {
