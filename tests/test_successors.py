@@ -86,11 +86,28 @@ def gritlm_reference(folder: Path, texts: list[str], instruction: str) -> torch.
     return (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
 
 
+def gritlm_embedding_mode_reference(folder: Path, texts: list[str], instruction: str) -> torch.Tensor:
+    """GritLM.encode in embedding mode, which runs the model with is_causal=False: here each text
+    alone (no padding) through attention layers whose is_causal flag is off (the LLM2Vec route
+    through transformers' SDPA), the instruction's tokens left out of the mean."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder, attn_implementation="sdpa").eval()
+    for layer in model.layers:
+        layer.self_attn.is_causal = False
+    skipped = len(tokenizer(instruction)["input_ids"])
+    rows = []
+    for text in texts:
+        with torch.no_grad():
+            states = model(input_ids=torch.tensor([tokenizer(instruction + text)["input_ids"]])).last_hidden_state[0]
+        rows.append(states[skipped:].mean(0))
+    return torch.stack(rows)
+
+
 # -- tests ------------------------------------------------------------------------------------
 def test_defaults_give_the_vectors_and_settings_of_before(tiny_gpt_neo, tmp_path):
     before = _encoder(tiny_gpt_neo, tmp_path, specb=True)
     explicit = _encoder(tiny_gpt_neo, tmp_path, specb=True, query_template=None, doc_template=None, instruction=None,
-                        append_eos=False, exclude_instruction=False, adapter=None)
+                        append_eos=False, exclude_instruction=False, adapter=None, bidirectional=False)
     for kind in ("query", "doc"):
         assert torch.equal(torch.from_numpy(before.encode(QUERIES, kind)), torch.from_numpy(explicit.encode(QUERIES, kind)))
     assert set(explicit.settings.as_dict()) == {"model", "revision", "pooling", "specb", "max_length", "dtype",
@@ -132,6 +149,25 @@ def test_gritlm_mean_leaves_the_instruction_out(tiny_mistral, tmp_path):
     assert torch.allclose(torch.from_numpy(encoder.encode(QUERIES, "doc")), doc, atol=1e-5)
     included = _encoder(tiny_mistral, tmp_path, pooling="mean", doc_template=GRIT_DOC).encode(QUERIES, "doc")
     assert not torch.allclose(torch.from_numpy(included), doc, atol=1e-3)
+
+
+def test_gritlm_bidirectional_matches_its_embedding_mode(tiny_mistral, tmp_path):
+    encoder = _encoder(tiny_mistral, tmp_path, pooling="mean", query_template=GRIT_QUERY, doc_template=GRIT_DOC,
+                       instruction=TASK, exclude_instruction=True, bidirectional=True)
+    for kind, instruction in (("query", f"<|user|>\n{TASK}\n<|embed|>\n"), ("doc", "<|embed|>\n")):
+        expected = gritlm_embedding_mode_reference(tiny_mistral, QUERIES, instruction)
+        # QUERIES differ in length: the batch is padded, and padding must stay out of every token's view.
+        assert torch.allclose(torch.from_numpy(encoder.encode(QUERIES, kind)), expected, atol=1e-5)
+    causal = gritlm_reference(tiny_mistral, QUERIES, "<|embed|>\n")
+    assert not torch.allclose(expected, causal, atol=1e-3)
+    assert encoder.settings.as_dict()["bidirectional"] is True
+    assert PRESETS["GritLM-7B"].bidirectional and not PRESETS["E5-Mistral-7B-instruct"].bidirectional
+
+
+def test_bidirectional_is_refused_where_the_model_keeps_its_causal_mask(tiny_gpt_neo, tmp_path):
+    with pytest.raises(SgptEvalError, match=r"^--bidirectional: model .* keeps its causal mask whatever mask it is "
+                                            r"given; drop --bidirectional for this model$"):
+        _encoder(tiny_gpt_neo, tmp_path, bidirectional=True)
 
 
 def test_repllama_prefixes(tiny_mistral, tmp_path):

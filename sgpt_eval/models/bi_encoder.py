@@ -34,9 +34,11 @@ log = logging.getLogger(__name__)
 QUERY_BRACKETS = ("[", "]")
 DOC_BRACKETS = ("{", "}")
 DEFAULT_MAX_LENGTH = 512
-# Tokens per forward pass, padding included: 32 texts at the default max_length of 512 (the batch
-# size before there was a budget), and many more short ones (all of SciFact's queries at once).
-DEFAULT_BATCH_TOKENS = 16384
+# Tokens per forward pass, padding included. On a GPU: 32 texts at the default max_length of 512
+# (the batch size before there was a budget), and many more short ones (all of SciFact's queries at
+# once). On a CPU a smaller working set stays in cache: 4,096 encoded SciFact 14-16% faster than
+# 16,384 with all-MiniLM-L6-v2 and SmolLM2-135M alike (benchmarks/README.md, "Token budget").
+DEFAULT_BATCH_TOKENS = {"cpu": 4096, "accelerator": 16384}
 # CPU flags of hardware bfloat16 arithmetic (x86 AVX512-BF16 and AMX, Arm's BF16 extension).
 _BFLOAT16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
 _PLURAL = {"query": "queries", "doc": "documents"}
@@ -64,6 +66,7 @@ class EncoderSettings:
     exclude_instruction: bool = False
     adapter: str | None = None
     adapter_revision: str | None = None
+    bidirectional: bool = False
     # The preset's instructions by dataset, from which `for_dataset` picks one (only that one is identity).
     instructions: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -117,6 +120,7 @@ def resolve_settings(
     append_eos: bool | None = None,
     exclude_instruction: bool | None = None,
     adapter: ModelSource | None = None,
+    bidirectional: bool | None = None,
 ) -> tuple[EncoderSettings, st_layout.StLayout, str]:
     """The settings a bi-encoder will have, from its files' configs alone (no weights loaded):
     an option given wins, then the preset, then the checkpoint's own files, then the defaults."""
@@ -148,6 +152,7 @@ def resolve_settings(
                              else bool(preset and preset.exclude_instruction)),
         adapter=adapter.name if adapter else None,
         adapter_revision=adapter.revision if adapter else None,
+        bidirectional=bidirectional if bidirectional is not None else bool(preset and preset.bidirectional),
         instructions=preset.instructions if preset else (),
     )
     return settings, layout, device
@@ -182,16 +187,17 @@ def _settings_arguments(options: ModelOptions, source: ModelSource, cache_dir: P
             "device": options.device, "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code,
             "query_template": options.query_template, "doc_template": options.doc_template,
             "instruction": options.instruction, "append_eos": options.append_eos,
-            "exclude_instruction": options.exclude_instruction, "adapter": _adapter(options, source, cache_dir)}
+            "exclude_instruction": options.exclude_instruction, "adapter": _adapter(options, source, cache_dir),
+            "bidirectional": options.bidirectional}
 
 
 class SGPTBiEncoder:
     """Encode queries and documents; `encode_queries` / `encode_corpus` follow BEIR's interface."""
 
-    def __init__(self, source: ModelSource, batch_size: int | None = None, batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    def __init__(self, source: ModelSource, batch_size: int | None = None, batch_tokens: int | None = None,
                  **options) -> None:
         """`batch_size`: most texts per forward pass (None: as many as `batch_tokens`, the most tokens
-        per pass, padding included, allows). `options`: those of `resolve_settings` (pooling, specb,
+        per pass, padding included, allows; None: the device's default). `options`: those of `resolve_settings` (pooling, specb,
         max_length, dtype, device, allow_pickle, trust_remote_code, templates, instruction,
         append_eos, exclude_instruction, adapter)."""
         from transformers import AutoModel, AutoTokenizer
@@ -199,7 +205,8 @@ class SGPTBiEncoder:
         started = time.perf_counter()
         self.settings, layout, self.device = resolve_settings(source, **options)
         allow_pickle, trust_remote_code = options.get("allow_pickle", False), options.get("trust_remote_code", False)
-        self.batch_size, self.batch_tokens = batch_size, batch_tokens
+        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
         self.pooling, self.specb = self.settings.pooling, self.settings.specb
         self.max_length, self.dtype = self.settings.max_length, self.settings.dtype
         if self.dtype == "bfloat16" and self.device == "cpu" and not native_bfloat16():
@@ -218,6 +225,8 @@ class SGPTBiEncoder:
         self.dense_after = torch.nn.ModuleList(layout.dense_after_pooling).to(self.device)
         self.normalize = layout.normalize
         self.pad_id = _pad_id(self.tokenizer)
+        if self.settings.bidirectional:
+            self._check_bidirectional(source.name)
         self.brackets = {
             "query": tuple(self._single_token(b) for b in QUERY_BRACKETS),
             "doc": tuple(self._single_token(b) for b in DOC_BRACKETS),
@@ -229,7 +238,7 @@ class SGPTBiEncoder:
     def from_options(cls, options: ModelOptions, cache_dir: Path) -> SGPTBiEncoder:
         options.check("bi")
         source = source_of(options, cache_dir)
-        return cls(source, batch_size=options.batch_size, batch_tokens=options.batch_tokens or DEFAULT_BATCH_TOKENS,
+        return cls(source, batch_size=options.batch_size, batch_tokens=options.batch_tokens,
                    **_settings_arguments(options, source, cache_dir))
 
     def with_instruction(self, instruction: str | None) -> SGPTBiEncoder:
@@ -281,7 +290,7 @@ class SGPTBiEncoder:
             input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
             mask[row, : len(seq)] = 1
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+        states = self.model(input_ids=input_ids, attention_mask=self.attention_mask(mask)).last_hidden_state.float()
         for dense in self.dense_before:
             states = dense(states)
         start, count = skipped
@@ -293,6 +302,27 @@ class SGPTBiEncoder:
         if self.normalize:
             vectors = torch.nn.functional.normalize(vectors, dim=-1)
         return vectors
+
+    def attention_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """What the model is given for a (batch x width) padding mask: that mask, which a decoder
+        combines with its causal one; or, `bidirectional`, a (batch x 1 x width x width) additive
+        mask that blocks the padding keys only, which transformers applies as it is."""
+        if not self.settings.bidirectional:
+            return mask
+        dtype = next(self.model.parameters()).dtype
+        blocked = (1 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+        return blocked.expand(-1, 1, mask.shape[1], -1)
+
+    @torch.inference_mode()
+    def _check_bidirectional(self, name: str) -> None:
+        """A model whose attention code adds a causal mask of its own (GPT-Neo's, for one) would
+        ignore ours and stay causal without a word: refuse it. Bidirectional, the first token's
+        state depends on the second."""
+        ids = torch.tensor([[1, 2], [1, 3]], device=self.device)
+        states = self.model(input_ids=ids, attention_mask=self.attention_mask(torch.ones_like(ids))).last_hidden_state
+        if torch.equal(states[0, 0], states[1, 0]):
+            raise SgptEvalError(f"--bidirectional: model {name} ({type(self.model).__name__}) keeps its causal mask "
+                                "whatever mask it is given; drop --bidirectional for this model")
 
     def encode(
         self, texts: Sequence[str], kind: str = "query", batch_size: int | None = None, show_progress_bar: bool = True
@@ -346,6 +376,10 @@ class SGPTBiEncoder:
         """`corpus`: a list of {"title", "text"} dicts, a dict of lists, or a list of strings."""
         vectors = self.encode(corpus_texts(corpus), "doc", batch_size, kwargs.get("show_progress_bar", True))
         return torch.from_numpy(vectors) if kwargs.get("convert_to_tensor") else vectors
+
+
+def default_batch_tokens(device: str) -> int:
+    return DEFAULT_BATCH_TOKENS["cpu" if torch.device(device).type == "cpu" else "accelerator"]
 
 
 def batch_length(width: int, budget: int, max_texts: int | None) -> int:

@@ -56,7 +56,7 @@ class ModelOptions:
         "most texts (bi-encoder, default: as many as --batch-tokens allows) or pairs (cross-encoder, default 16) "
         "per forward pass"))
     batch_tokens: int | None = field(default=None, metadata=option(
-        "bi-encoder: most tokens per forward pass, padding included (default 16384); texts sorted by length, "
+        "bi-encoder: most tokens per forward pass, padding included (default 4096 on CPU, 16384 on GPU); texts sorted by length, "
         "so short ones run in wide batches"))
     allow_pickle: bool = field(default=False, metadata=option(
         "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
@@ -74,6 +74,9 @@ class ModelOptions:
         "bi-encoder: leave the template's tokens before {text} out of the pooling (they are still attended to)"))
     adapter: str | None = field(default=None, metadata=option(
         "bi-encoder: LoRA adapter (local folder or hub id) merged into the model (needs peft)"))
+    bidirectional: bool | None = field(default=None, metadata=option(
+        "bi-encoder: every token attends to every other, padding aside (GritLM's embedding mode); "
+        "a decoder is otherwise causal"))
     aggregate: str | None = field(default=None, metadata=option(
         "cross-encoder score: sum of the query tokens' log-probabilities (SGPT's, default) "
         "or their mean (length-normalised)", choices=AGGREGATES))
@@ -93,7 +96,7 @@ class ModelOptions:
 
 
 BI_ENCODER_ONLY = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter",
-                   "batch_tokens")
+                   "bidirectional", "batch_tokens")
 
 
 def default_device() -> str:

@@ -28,13 +28,14 @@ class ModelPreset:
     note: str = ""
     # The decoder embedders after SGPT: text around each side ({text}, {instruction}), the task
     # instruction per dataset, an end-of-sequence id after the text, instruction tokens left out
-    # of the pooling, and a LoRA adapter merged into `hub_id`.
+    # of the pooling, a LoRA adapter merged into `hub_id`, and every token attending to every other.
     query_template: str | None = None
     doc_template: str | None = None
     instructions: tuple[tuple[str, str], ...] = ()
     append_eos: bool = False
     exclude_instruction: bool = False
     adapter: str | None = None
+    bidirectional: bool = False
     kind: str = "bi"  # what the SGPT paper used it as: "bi" (`dense`) or "cross" (`rerank`, SGPT-CE)
     revision: str | None = None  # the hub revision to download when --revision names none
     # Weights outside the embedding matrices (token, position, token-type) and the LM head, from the
@@ -201,8 +202,8 @@ PRESETS: dict[str, ModelPreset] = {
             append_eos=True,
         ),
         ModelPreset(
-            # texttron/tevatron's RepLLaMA example: "query: " / "passage: " prefixes, </s> appended,
-            # the last token's state; the LoRA adapter on Llama-2-7b.
+            # texttron/tevatron's RepLLaMA example (examples/example_repllama.md): "query: " / "passage: "
+            # prefixes, </s> appended, the last token's state, 512 tokens; the LoRA adapter on Llama-2-7b.
             name="RepLLaMA-7B",
             hub_id="meta-llama/Llama-2-7b-hf",
             pooling="lasttoken",
@@ -233,8 +234,8 @@ PRESETS: dict[str, ModelPreset] = {
             doc_template="<|embed|>\n{text}",
             instructions=E5_INSTRUCTIONS,
             exclude_instruction=True,
-            note="GritLM embeds with bidirectional attention (its remote code's is_causal=False); "
-                 "this harness runs the model causally, so its numbers differ from the published ones",
+            # gritlm.py's embedding mode passes is_causal=False (attn "bbcc": bidirectional for embeddings).
+            bidirectional=True,
         ),
         # SGPT-CE: the SGPT paper's re-rankers, pretrained GPT models used as they are.
         *(_sgpt_ce(f"GPT-Neo-{size}", f"EleutherAI/gpt-neo-{size}", _SIZES[size], _NON_EMBEDDING[size])

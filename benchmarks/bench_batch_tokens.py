@@ -1,0 +1,88 @@
+"""Bi-encoder token budget: the same SciFact documents encoded with several `--batch-tokens`, in one process.
+
+The budget caps the tokens (padding included) of one forward pass. A GPU wants wide batches; a
+CPU does better when a batch's activations stay in its caches. This measures which budget is
+fastest on this device, so that the default can follow it: the budgets take turns within each
+repetition and the median of each is kept. Vectors are compared with the first budget's (the
+batch layout changes float rounding only).
+
+Writes benchmarks/results/batch_tokens_<model>_<device>.json.
+Run: .venv/bin/python benchmarks/bench_batch_tokens.py [--model all-MiniLM-L6-v2] [--docs 1200]
+     [--budgets 16384 4096] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sgpt_eval import folders
+from sgpt_eval.cli.options import set_threads
+from sgpt_eval.data import beir as beir_data
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.options import ModelOptions
+from sgpt_eval.reports.schema import hardware, package_versions
+from sgpt_eval.storage import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--docs", type=int, default=1200, help="the first N SciFact documents (corpus order)")
+    parser.add_argument("--budgets", type=int, nargs="+", default=[16384, 4096])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    set_threads(args.threads)
+
+    dataset = beir_data.load("scifact", folders.beir_dir(args.data_dir))
+    texts = list(dataset.corpus.texts()[: args.docs])
+    encoder = SGPTBiEncoder.from_options(ModelOptions(model=args.model, device=args.device, dtype=args.dtype),
+                                         folders.cache_dir())
+    encoder.encode(texts[:16], "doc", show_progress_bar=False)  # warm-up
+    tokens = sum(map(len, encoder.tokenize(texts, "doc")))
+    seconds: dict[int, list[float]] = {budget: [] for budget in args.budgets}
+    vectors: dict[int, np.ndarray] = {}
+    load = {"start": os.getloadavg()}
+    for repeat in range(args.repeats):
+        turn = args.budgets[repeat % len(args.budgets):] + args.budgets[: repeat % len(args.budgets)]
+        for budget in turn:
+            encoder.batch_tokens = budget
+            started = time.perf_counter()
+            vectors[budget] = encoder.encode(texts, "doc", show_progress_bar=False)
+            seconds[budget].append(round(time.perf_counter() - started, 2))
+            print(budget, seconds[budget][-1], flush=True)
+    load["end"] = os.getloadavg()
+    first = args.budgets[0]
+    figures = {
+        "benchmark": "bi-encoder token budget: the same SciFact documents encoded with each --batch-tokens, "
+                     "same process, budgets taking turns; median of the repetitions",
+        "model": args.model, "device": args.device, "dtype": encoder.dtype, "torch_threads": torch.get_num_threads(),
+        "documents": len(texts), "tokens": tokens, "max_length": encoder.max_length,
+        "budgets": {str(budget): {"seconds": runs, "median_s": statistics.median(runs),
+                                  "tokens_per_s": round(tokens / statistics.median(runs)),
+                                  f"speed_up_over_{first}": round(statistics.median(seconds[first])
+                                                                  / statistics.median(runs), 3),
+                                  f"max_abs_difference_vs_{first}": float(np.abs(vectors[budget] - vectors[first]).max())}
+                    for budget, runs in seconds.items()},
+        "loadavg": load, "versions": package_versions(), "hardware": hardware(),
+    }
+    device = torch.device(args.device).type
+    write_json(RESULTS / f"batch_tokens_{args.model}_{device}.json", figures)
+    for budget, row in figures["budgets"].items():
+        print(budget, row["median_s"], row[f"speed_up_over_{first}"], row[f"max_abs_difference_vs_{first}"])
+
+
+if __name__ == "__main__":
+    main()
