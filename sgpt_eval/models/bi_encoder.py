@@ -197,9 +197,10 @@ class SGPTBiEncoder:
     def __init__(self, source: ModelSource, batch_size: int | None = None, batch_tokens: int | None = None,
                  **options) -> None:
         """`batch_size`: most texts per forward pass (None: as many as `batch_tokens`, the most tokens
-        per pass, padding included, allows; None: the device's default). `options`: those of `resolve_settings` (pooling, specb,
-        max_length, dtype, device, allow_pickle, trust_remote_code, templates, instruction,
-        append_eos, exclude_instruction, adapter)."""
+        per pass, padding included, allows; `batch_tokens` None: the device's default). `options`:
+        those of `resolve_settings` (pooling, specb, max_length, dtype, device, allow_pickle,
+        trust_remote_code, templates, instruction, append_eos, exclude_instruction, adapter,
+        bidirectional)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()

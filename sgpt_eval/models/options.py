@@ -56,8 +56,8 @@ class ModelOptions:
         "most texts (bi-encoder, default: as many as --batch-tokens allows) or pairs (cross-encoder, default 16) "
         "per forward pass"))
     batch_tokens: int | None = field(default=None, metadata=option(
-        "bi-encoder: most tokens per forward pass, padding included (default 4096 on CPU, 16384 on GPU); texts sorted by length, "
-        "so short ones run in wide batches"))
+        "bi-encoder: most tokens per forward pass, padding included (default 4096 on CPU, 16384 on GPU); "
+        "texts sorted by length, so short ones run in wide batches"))
     allow_pickle: bool = field(default=False, metadata=option(
         "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
     trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
