@@ -48,6 +48,27 @@ def tiny_llama(gpt2_tokenizer, tmp_path_factory) -> Path:
     return _save(LlamaForCausalLM(config), gpt2_tokenizer, tmp_path_factory.mktemp("llama"))
 
 
+@pytest.fixture(scope="module")
+def tiny_gptj(gpt2_tokenizer, tmp_path_factory) -> Path:
+    """A 2-layer random GPT-J (SGPT-CE's largest model): rotary positions on part of each head."""
+    from transformers import GPTJConfig, GPTJForCausalLM
+
+    torch.manual_seed(0)
+    config = GPTJConfig(vocab_size=len(gpt2_tokenizer), n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=512)
+    return _save(GPTJForCausalLM(config), gpt2_tokenizer, tmp_path_factory.mktemp("gptj"))
+
+
+@pytest.fixture(scope="module")
+def tiny_bloom(gpt2_tokenizer, tmp_path_factory) -> Path:
+    """A 2-layer random BLOOM (weights drawn wide enough for its scores to spread): ALiBi, which
+    places tokens by column and takes no 4D mask."""
+    from transformers import BloomConfig, BloomForCausalLM
+
+    torch.manual_seed(0)
+    config = BloomConfig(vocab_size=len(gpt2_tokenizer), hidden_size=64, n_layer=2, n_head=4, initializer_range=0.2)
+    return _save(BloomForCausalLM(config), gpt2_tokenizer, tmp_path_factory.mktemp("bloom"))
+
+
 def _source(folder: Path) -> ModelSource:
     return ModelSource("tiny", folder, "local", "test", None)
 
@@ -64,13 +85,16 @@ def _pairs(seed: int = 0) -> list[tuple[str, str]]:
     return [(query, doc) for query in queries for doc in docs if rng.random() < 0.6]
 
 
-@pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
+@pytest.mark.parametrize("model, packed", [("tiny_gpt_neo", False), ("tiny_llama", True), ("tiny_gptj", True),
+                                           ("tiny_bloom", False)])
 @pytest.mark.parametrize("max_length", [None, 48])
-def test_fast_scores_equal_the_per_pair_loop(request, model, max_length):
+def test_fast_scores_equal_the_per_pair_loop(request, model, packed, max_length):
     """Every score within 1e-3 of SGPT's loop: shared documents, queries of different lengths,
-    and (with max_length 48) documents cut from the left."""
+    and (with max_length 48) documents cut from the left; packed rows where the model takes them
+    (not under GPT-Neo's local attention, nor BLOOM's ALiBi), a cache copy per pair where not."""
     pairs = _pairs()
     scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), max_length=max_length, batch_size=8)
+    assert scorer.packed == packed
     fast = scorer.predict(pairs, show_progress_bar=False)
     slow = reference_scores(scorer.model, scorer.prompt, pairs)
     assert max(abs(a - b) for a, b in zip(fast, slow)) < 1e-3
@@ -92,15 +116,22 @@ def test_a_user_template_and_a_one_token_prompt(tiny_gpt_neo):
     assert fast == pytest.approx(reference_scores(scorer.model, scorer.prompt, pairs), abs=1e-3)
 
 
-def test_each_prompt_runs_once_per_batch_and_batches_are_length_sorted(tiny_gpt_neo):
-    scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=6)
+@pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
+def test_each_prompt_runs_once_per_batch_and_batches_are_width_sorted(request, model):
+    """A prompt's row is as wide as the prompt, or, packed, as the prompt and all its queries."""
+    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=6)
     pairs = scorer.prompt.pairs(_pairs())
     batches = scorer.batches(pairs, list(range(len(pairs))), batch_size=6)
     assert sorted(i for batch in batches for _, members in batch for i in members) == list(range(len(pairs)))
     assert all(sum(len(members) for _, members in batch) <= 6 for batch in batches)
+
+    def width(prefix: tuple[int, ...], members: list[int]) -> int:
+        return len(prefix) - 1 + sum(len(pairs[i].query) for i in members) if scorer.packed else len(prefix)
+
+    widths = [[width(*chunk) for chunk in batch] for batch in batches]
+    assert sum(widths, []) == sorted(sum(widths, []), reverse=True)
+    assert all(row[-1] >= 0.9 * row[0] for row in widths)  # little padding
     prompt_lengths = [len(prefix) for batch in batches for prefix, _ in batch]
-    assert prompt_lengths == sorted(prompt_lengths, reverse=True)
-    assert all(len(batch[-1][0]) >= 0.9 * len(batch[0][0]) for batch in batches)  # little padding
     distinct = {pair.prefix for pair in pairs}
     assert len(prompt_lengths) == len(distinct)  # no document needs more than one batch here
 
@@ -300,8 +331,8 @@ def test_cli_commands(tiny_gpt_neo, tmp_path, capsys):
 @pytest.mark.parametrize("model, window", [("tiny_gpt_neo", 32), ("tiny_llama", None)])
 def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch):
     """The token ids that every prompt of a batch begins with run once, batch 1, their keys and
-    values copied to each row: padding between them and the rest of the prompt where every layer
-    sees the whole sequence (Llama), before them under GPT-Neo's 32-column local attention."""
+    values copied to each row: before each packed row where every layer sees the whole sequence
+    (Llama), before the padding under GPT-Neo's 32-column local attention."""
     scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=8)
     assert scorer.window == window
     pairs = _pairs()
@@ -319,6 +350,32 @@ def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch
     instruction = [width for rows, width, unmasked in calls if unmasked]  # the rest and the queries are masked
     assert several > 0 and len(instruction) == several
     assert all(scorer.prompt.instruction_len <= width < (window or 10**6) for width in instruction)
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
+def test_a_pair_s_score_does_not_depend_on_its_batch(request, model):
+    """Ray's replicas score a document's pairs away from the others: every score must be the one
+    the whole batch gives, to the bit, packed or not."""
+    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=4)
+    pairs = _pairs() + _pairs(1)
+    expected = scorer.predict(pairs, show_progress_bar=False)
+    for doc in {doc for _, doc in pairs}:
+        scorer.score_cache = ScoreCache.for_settings(None, scorer.settings.as_dict())
+        alone = [i for i, (_, other) in enumerate(pairs) if other == doc]
+        assert scorer.predict([pairs[i] for i in alone], show_progress_bar=False) == [expected[i] for i in alone]
+        assert scorer.pairs_from_cache == 0
+
+
+def test_packing_needs_a_model_that_takes_the_mask_and_the_positions(tiny_llama, monkeypatch):
+    """A model that put its own causal mask in place of the 4D one, or placed tokens by column,
+    would let a query see the query before it in its row, or move it: the probe at load says no."""
+    scorer = SGPTCrossEncoder(_source(tiny_llama))
+    assert scorer.packed
+    body = scorer.body
+    for ignored in ("attention_mask", "position_ids"):
+        monkeypatch.setattr(scorer, "body", lambda ignored=ignored, **inputs: body(
+            **{name: value for name, value in inputs.items() if name != ignored}))
+        assert not scorer.honours_packing()
 
 
 @pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
