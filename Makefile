@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test bench clean
+.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -96,6 +96,15 @@ bench: models
 	$(BIN)/python benchmarks/bench_dense_vs_beir.py
 	$(BIN)/python benchmarks/bench_bm25.py
 	$(BIN)/python benchmarks/bench_rerank.py
+
+# The GPU figures (benchmarks/results/*_gpu.json): bf16 tokens/s and MFU, SGPT-CE against the
+# per-pair loop, search over float16 shards, SciFact end to end against BEIR. Needs a CUDA torch.
+bench-gpu: models
+	$(BIN)/python benchmarks/bench_batch_tokens.py --device cuda --dtype bfloat16 --model SmolLM2-135M --docs 5183 --budgets 16384 65536 262144
+	$(BIN)/python benchmarks/bench_batch_tokens.py --device cuda --dtype bfloat16 --model all-MiniLM-L6-v2 --docs 5183 --budgets 16384 65536 262144
+	$(BIN)/python benchmarks/bench_rerank.py --workload documents --device cuda --documents 1000 --sample 500
+	$(BIN)/python benchmarks/bench_scale.py search --device cuda
+	$(BIN)/python benchmarks/bench_dense_vs_beir.py --device cuda
 
 clean:
 	rm -rf $(VENV) $(SGPT_EVAL_CACHE)

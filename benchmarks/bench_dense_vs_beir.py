@@ -8,8 +8,8 @@ reference code) and once with --dtype bfloat16. All in one process, on the same 
 same torch and faiss threads; the sides take turns within each repetition, and the load average
 is recorded before and after each run (the machine may be shared).
 
-Writes benchmarks/results/dense_vs_beir_<device>.json (with BEIR: SciFact) or
-dense_dtypes_<device>.json (--no-beir: float32 against bfloat16 only).
+Writes benchmarks/results/dense_vs_beir_<cpu|gpu>.json (with BEIR: SciFact) or
+dense_dtypes_<cpu|gpu>.json (--no-beir: float32 against bfloat16 only).
 Run: make bench   (or: .venv/bin/python benchmarks/bench_dense_vs_beir.py [--device cuda])
 """
 
@@ -150,7 +150,7 @@ def main() -> None:
     figures |= {"load_average_end": [round(x, 2) for x in os.getloadavg()],
                 "versions": package_versions(), "hardware": hardware()}
     name = ("dense_vs_beir" if args.beir else "dense_dtypes") + (f"_subset{args.subset}" if args.subset else "")
-    write_json(REPO / "benchmarks" / "results" / f"{name}_{args.device.split(':')[0]}.json", figures)
+    write_json(REPO / "benchmarks" / "results" / f"{name}_{'gpu' if args.device.startswith('cuda') else 'cpu'}.json", figures)
     print(json.dumps({dataset: {k: v for k, v in f.items() if k != "runs"} for dataset, f in figures["datasets"].items()}))
 
 

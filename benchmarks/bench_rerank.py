@@ -1,29 +1,29 @@
 """SGPT-CE re-ranking on SciFact: our scorer against the per-pair SGPT loop, in one process.
 
-Both score the same token ids (`ce_prompts.PromptTokenizer`), in fp32 on the same device,
+Both score the same token ids (`models.prompts.PromptTokenizer`), in fp32 on the same device,
 on two fixed sets of BM25 (bm25s, k1=1.5, b=0.75) pairs from the SciFact test split:
 
 * subset: the first N judged queries (qrels order) x their BM25 top-k (default 3 x 10); the
-  same queries are then re-ranked end to end (`rerank_eval.run_rerank`, reading the scores the
+  same queries are then re-ranked end to end (`evaluation.pipeline.evaluate`, reading the scores the
   timed run cached) for NDCG@10 of BM25 and of BM25 + SGPT-CE on them;
 * shared: the paper's protocol (every query x BM25 top-100) cut down to the pairs whose
   document is one of the first D documents (corpus order) that run retrieves, so that each
   document is re-ranked for as many queries as in a full run.
 
-Prints and writes benchmarks/results/rerank_smollm2_cpu.json (or --output): pairs/s of each scorer,
+Prints and writes benchmarks/results/rerank_smollm2_<cpu|gpu>.json (or --output): pairs/s of each scorer,
 their ratio, the largest score difference, NDCG@10, wall times.
 Run: .venv/bin/python benchmarks/bench_rerank.py [--queries 3] [--top-k 10] [--docs 4] [--threads 1]
 
 `--workload full` times the real workload instead: every BM25 top-100 pair of the first N judged
 queries, all scored by ours (fp32, then bf16), a seeded random sample of M of them by the
 per-pair loop; pairs/s compared per pair, scores compared on the sample, bf16 against fp32 on
-all pairs. Writes benchmarks/results/rerank_full_cpu.json.
+all pairs. Writes benchmarks/results/rerank_full_<cpu|gpu>.json.
 Run: .venv/bin/python benchmarks/bench_rerank.py --workload full [--full-queries 20] [--sample 100] --threads 2
 
 `--workload documents` estimates the whole paper workload (all 300 test queries x BM25 top-100,
 30,000 pairs, many hours on a CPU) from a uniform sample of its documents, each with every pair
 it is in, so that prompts are shared across queries as much as in the whole run. Writes
-benchmarks/results/rerank_documents_cpu.json.
+benchmarks/results/rerank_documents_<cpu|gpu>.json.
 Run: .venv/bin/python benchmarks/bench_rerank.py --workload documents [--documents 80] [--sample 100] --threads 2
 """
 
@@ -202,13 +202,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="full, documents: the samples' seed")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--output", type=Path, help="default: benchmarks/results/rerank_smollm2_cpu.json, "
-                                                         "rerank_<workload>_cpu.json with --workload full or documents")
+    parser.add_argument("--output", type=Path, help="default: benchmarks/results/rerank_smollm2_<cpu|gpu>.json, "
+                                                         "rerank_<workload>_<cpu|gpu>.json with --workload full or documents")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    device_type = "gpu" if torch.device(args.device).type == "cuda" else "cpu"
     data_dir = folders.beir_dir(args.data_dir)
     cache_dir = folders.cache_dir()
 
@@ -228,7 +229,7 @@ def main() -> None:
             args.workload: workload, "total_wall_s": round(time.perf_counter() - started, 1),
             "versions": package_versions(), "hardware": hardware(),
         }
-        write_json(args.output or RESULTS / f"rerank_{args.workload}_cpu.json", figures)
+        write_json(args.output or RESULTS / f"rerank_{args.workload}_{device_type}.json", figures)
         print(json.dumps(workload, indent=2))
         return
     subset = beir_data.limit_queries(dataset, args.queries)
@@ -283,7 +284,7 @@ def main() -> None:
         "versions": package_versions(),
         "hardware": hardware(),
     }
-    write_json(args.output or RESULTS / "rerank_smollm2_cpu.json", figures)
+    write_json(args.output or RESULTS / f"rerank_smollm2_{device_type}.json", figures)
     print(json.dumps({"workloads": workloads, "end_to_end_subset": figures["end_to_end_subset"],
                       "total_wall_s": figures["total_wall_s"]}, indent=2))
 

@@ -10,8 +10,9 @@ peak resident memory (ru_maxrss) is its own:
 * sharded, small: the first shards, about --flat-docs documents, searched the same way;
 * flat, small: the same documents upcast into one in-memory float32 FAISS IndexFlatIP.
 
-Cosine similarity, --queries random queries, top --top-k (+1 for the self-hit rule).
-Writes benchmarks/results/scale_search_cpu.json (or --output).
+Cosine similarity, --queries random queries, top --top-k (+1 for the self-hit rule). With
+--device cuda the shards are searched on the GPU (matrix products, as `sgpt-eval` does there).
+Writes benchmarks/results/scale_search_<cpu|gpu>.json (or --output).
 
 `ray`: SciFact's corpus encoded by all-MiniLM-L6-v2 on 2 CPUs, here (torch with 2 threads) and
 on a local Ray with 2 CPUs (2 replicas of 1 thread each, `--executor ray`). Each writes a fresh
@@ -82,8 +83,9 @@ def _queries(count: int, dim: int, seed: int) -> np.ndarray:
 
 
 def measure_sharded(paths: list[str], rows: list[int], dim: int, queries: int, top_k: int, seed: int,
-                    verify: bool) -> dict:
-    """In a fresh process: verify (optionally) and search the shards; time and peak memory."""
+                    verify: bool, device: str | None = None) -> dict:
+    """In a fresh process: verify (optionally) and search the shards (on `device`, a torch device,
+    by matrix products; else by FAISS on the CPU); time and peak memory."""
     from sgpt_eval.retrieval.dense import search
     from sgpt_eval.retrieval.embedding_cache import Shards, read_shard
 
@@ -96,7 +98,7 @@ def measure_sharded(paths: list[str], rows: list[int], dim: int, queries: int, t
             read_shard(path, count)
         figures["verify_s"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
-    ranking = search(query_vectors, shards, query_ids, doc_ids, top_k)
+    ranking = search(query_vectors, shards, query_ids, doc_ids, top_k, device=device)
     seconds = time.perf_counter() - clock
     figures.update(search_s=round(seconds, 2), queries_per_s=round(queries / seconds, 3), **_peak(figures),
                    top_ids=[list(ranking[q])[:10] for q in query_ids[:20]])
@@ -150,8 +152,8 @@ def run_search(args: argparse.Namespace) -> dict:
         small = max(1, min(len(paths), args.flat_docs // args.shard_size))
         common = (args.dim, args.queries, args.top_k, args.seed)
         names = [str(path) for path in paths]
-        full = _in_fresh_process(measure_sharded, names, rows, *common, True)
-        sharded_small = _in_fresh_process(measure_sharded, names[:small], rows[:small], *common, False)
+        full = _in_fresh_process(measure_sharded, names, rows, *common, True, args.device)
+        sharded_small = _in_fresh_process(measure_sharded, names[:small], rows[:small], *common, False, args.device)
         flat_small = _in_fresh_process(measure_flat, names[:small], *common)
         disk = sum(path.stat().st_size for path in paths)
     finally:
@@ -162,7 +164,8 @@ def run_search(args: argparse.Namespace) -> dict:
         "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against an in-memory "
                      "FAISS IndexFlatIP (float32); random normal vectors",
         "settings": {"docs": args.docs, "dim": args.dim, "queries": args.queries, "top_k": args.top_k,
-                     "shard_size": args.shard_size, "store_dtype": "float16", "seed": args.seed},
+                     "shard_size": args.shard_size, "store_dtype": "float16", "seed": args.seed,
+                     "sharded_search_device": args.device or "cpu (FAISS)"},
         "shards_on_disk_gib": round(disk / 2**30, 2),
         "write_shards_s": round(written, 1),
         "sharded_full": full,
@@ -278,7 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     search.add_argument("--shard-size", type=int, default=2048)
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--work-dir", type=Path, default=Path("/work/tmp-bench"))
-    search.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "scale_search_cpu.json")
+    search.add_argument("--device", help="search the shards on this torch device (e.g. cuda) by matrix products; "
+                                         "the flat index stays FAISS on the CPU")
+    search.add_argument("--output", type=Path, help="default: benchmarks/results/scale_search_<cpu|gpu>.json")
     search.set_defaults(run=run_search)
     on_ray = commands.add_parser("ray", help="encoding SciFact on a local Ray (2 replicas) vs this process")
     on_ray.add_argument("--docs", type=int, help="only the first N documents (default: all 5,183)")
@@ -287,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     on_ray.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "ray_vs_local_cpu.json")
     on_ray.set_defaults(run=run_ray)
     args = parser.parse_args(argv)
+    if args.command == "search" and args.output is None:
+        args.output = REPO / "benchmarks" / "results" / f"scale_search_{'gpu' if (args.device or '').startswith('cuda') else 'cpu'}.json"
 
     from sgpt_eval.storage import write_json
 
