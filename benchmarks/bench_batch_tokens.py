@@ -35,7 +35,7 @@ from sgpt_eval.data import beir as beir_data
 from sgpt_eval.evaluation.workload import non_embedding_parameters
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.options import ModelOptions
-from sgpt_eval.reports.schema import hardware, package_versions
+from sgpt_eval.reports.schema import device_kind, hardware, package_versions
 from sgpt_eval.storage import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -113,7 +113,7 @@ def main() -> None:
                     for budget, runs in seconds.items()},
         "loadavg": load, "versions": package_versions(), "hardware": hardware(),
     }
-    write_json(args.output or RESULTS / f"batch_tokens_{args.model}_{'gpu' if device == 'cuda' else device}.json", figures)
+    write_json(args.output or RESULTS / f"batch_tokens_{args.model}_{device_kind(args.device)}.json", figures)
     for budget, row in figures["budgets"].items():
         print(budget, row["median_s"], row["mfu"], row[f"speed_up_over_{first}"], row[f"max_abs_difference_vs_{first}"])
 

@@ -2,11 +2,11 @@
 
 BEIR: GenericDataLoader -> DenseRetrievalExactSearch(models.SentenceBERT) at its defaults (128
 texts per batch, corpus chunks of 50,000) -> EvaluateRetrieval (cosine, top-1000).
-Ours: sgpt_eval.evaluation.pipeline.evaluate at our defaults (batches of at most 16,384 padded
-tokens) with a fresh embedding cache, so it really encodes; once in float32 (bit-exact with the
-reference code) and once with --dtype bfloat16. All in one process, on the same device, with the
-same torch and faiss threads; the sides take turns within each repetition, and the load average
-is recorded before and after each run (the machine may be shared).
+Ours: sgpt_eval.evaluation.pipeline.evaluate at our defaults (batches of at most 4,096 padded
+tokens on a CPU, 16,384 on a GPU) with a fresh embedding cache, so it really encodes; once in
+float32 (bit-exact with the reference code) and once with --dtype bfloat16. All in one process,
+on the same device, with the same torch and faiss threads; the sides take turns within each
+repetition, and the load average is recorded before and after each run (the machine may be shared).
 
 Writes benchmarks/results/dense_vs_beir_<cpu|gpu>.json (with BEIR: SciFact) or
 dense_dtypes_<cpu|gpu>.json (--no-beir: float32 against bfloat16 only).
@@ -34,7 +34,7 @@ from sgpt_eval.models import store
 from sgpt_eval.models.bi_encoder import native_bfloat16
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.presets import PRESETS
-from sgpt_eval.reports.schema import hardware, package_versions
+from sgpt_eval.reports.schema import device_kind, hardware, package_versions
 from sgpt_eval.storage import write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def main() -> None:
     figures |= {"load_average_end": [round(x, 2) for x in os.getloadavg()],
                 "versions": package_versions(), "hardware": hardware()}
     name = ("dense_vs_beir" if args.beir else "dense_dtypes") + (f"_subset{args.subset}" if args.subset else "")
-    write_json(REPO / "benchmarks" / "results" / f"{name}_{'gpu' if args.device.startswith('cuda') else 'cpu'}.json", figures)
+    write_json(REPO / "benchmarks" / "results" / f"{name}_{device_kind(args.device)}.json", figures)
     print(json.dumps({dataset: {k: v for k, v in f.items() if k != "runs"} for dataset, f in figures["datasets"].items()}))
 
 

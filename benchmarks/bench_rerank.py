@@ -53,7 +53,7 @@ from sgpt_eval.models import store  # noqa: E402
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder  # noqa: E402
 from sgpt_eval.models.options import ModelOptions  # noqa: E402
 from sgpt_eval.models.score_cache import ScoreCache  # noqa: E402
-from sgpt_eval.reports.schema import hardware, package_versions  # noqa: E402
+from sgpt_eval.reports.schema import device_kind, hardware, package_versions  # noqa: E402
 from sgpt_eval.retrieval import bm25  # noqa: E402
 from sgpt_eval.storage import write_json  # noqa: E402
 from tests.reference_sgpt_ce import reference_scores  # noqa: E402
@@ -209,7 +209,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    device_type = "gpu" if torch.device(args.device).type == "cuda" else "cpu"
+    device_type = device_kind(args.device)
     data_dir = folders.beir_dir(args.data_dir)
     cache_dir = folders.cache_dir()
 

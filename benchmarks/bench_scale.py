@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     on_ray.set_defaults(run=run_ray)
     args = parser.parse_args(argv)
     if args.command == "search" and args.output is None:
-        args.output = REPO / "benchmarks" / "results" / f"scale_search_{'gpu' if (args.device or '').startswith('cuda') else 'cpu'}.json"
+        from sgpt_eval.reports.schema import device_kind
+
+        args.output = REPO / "benchmarks" / "results" / f"scale_search_{device_kind(args.device or 'cpu')}.json"
 
     from sgpt_eval.storage import write_json
 

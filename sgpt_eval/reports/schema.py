@@ -267,6 +267,12 @@ def harness_git() -> dict | None:
         return None
 
 
+def device_kind(device: str) -> str:
+    """"gpu" for a CUDA device, else "cpu": the suffix of a benchmark's result file, so that
+    figures from the two never overwrite each other."""
+    return "gpu" if device.startswith("cuda") else "cpu"
+
+
 def hardware() -> dict:
     import torch
 
