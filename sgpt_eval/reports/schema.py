@@ -268,9 +268,10 @@ def harness_git() -> dict | None:
 
 
 def device_kind(device: str) -> str:
-    """"gpu" for a CUDA device, else "cpu": the suffix of a benchmark's result file, so that
-    figures from the two never overwrite each other."""
-    return "gpu" if device.startswith("cuda") else "cpu"
+    """"gpu" for a CUDA device, else the device's type ("cpu", "mps"): the suffix of a benchmark's
+    result file, so that figures from different hardware never overwrite each other."""
+    kind = device.split(":")[0]
+    return "gpu" if kind == "cuda" else kind
 
 
 def hardware() -> dict:
