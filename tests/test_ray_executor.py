@@ -26,9 +26,11 @@ from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.score_cache import ScoreCache
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
+from sgpt_eval.retrieval.ranking import read_trec
 
 from .beir_fixtures import write_beir
 from .conftest import _cache_dir
+from .tolerances import RTOL
 from .test_cli_habits import _error_line
 
 TEXTS = [f"document number {i} about topic {i % 3}" + " and more" * i for i in range(10)]
@@ -104,21 +106,33 @@ def test_a_dense_run_on_ray_writes_the_local_run_s_shards_ranking_and_identity(t
 
 
 def test_cross_encoder_scores_are_the_local_ones_and_cached_by_the_driver(tiny_gpt_neo, model_dir, tmp_path):
+    """Replicas score pairs grouped by document, a local run in batches of its own: equal within
+    float32 rounding (tolerances.py). Vectors above come from the same shards in the same batches,
+    and are equal to the bit."""
     options = ModelOptions(model=str(tiny_gpt_neo), device="cpu")
     local = SGPTCrossEncoder.from_options(options, model_dir, tmp_path / "local")
     remote = RayExecutor(options, model_dir, tmp_path / "ray", None).cross_encoder(local.settings, len(PAIRS))
     scores = local.predict(PAIRS, batch_size=4)
-    assert remote.predict(PAIRS, batch_size=4) == scores and remote.pairs_from_cache == 0
-    assert ScoreCache(remote.score_cache.path).scores == ScoreCache(local.score_cache.path).scores
-    assert remote.predict(PAIRS[::-1]) == scores[::-1] and remote.pairs_from_cache == len(PAIRS)
+    by_ray = remote.predict(PAIRS, batch_size=4)
+    assert remote.pairs_from_cache == 0
+    np.testing.assert_allclose(by_ray, scores, rtol=RTOL, atol=0)
+    local_cache, ray_cache = (ScoreCache(model.score_cache.path).scores for model in (local, remote))
+    assert ray_cache.keys() == local_cache.keys()
+    np.testing.assert_allclose([ray_cache[key] for key in local_cache], list(local_cache.values()), rtol=RTOL, atol=0)
+    assert remote.predict(PAIRS[::-1]) == by_ray[::-1] and remote.pairs_from_cache == len(PAIRS)
 
 
 def test_a_rerank_run_on_ray_has_the_local_run_s_ranking_and_identity(tiny_gpt_neo, model_dir, tmp_path, capsys):
     assert _cli(capsys, tmp_path, "rerank", tiny_gpt_neo, cache_dir=tmp_path / "cache")[0] == 0
-    local = _ranking_and_identity(tmp_path / "out")
+    local_identity, local_ranking = _identity_and_scores(tmp_path / "out")
     assert _cli(capsys, tmp_path, "rerank", tiny_gpt_neo, "--executor", "ray", cache_dir=model_dir,
                 output_dir=tmp_path / "ray")[0] == 0
-    assert _ranking_and_identity(tmp_path / "ray") == local
+    ray_identity, ray_ranking = _identity_and_scores(tmp_path / "ray")
+    assert ray_identity == local_identity and ray_ranking.keys() == local_ranking.keys()
+    for query_id, hits in local_ranking.items():
+        assert ray_ranking[query_id].keys() == hits.keys()
+        np.testing.assert_allclose([ray_ranking[query_id][doc] for doc in hits], list(hits.values()),
+                                   rtol=RTOL, atol=0)
 
 
 def test_pairs_are_split_by_document():
@@ -137,11 +151,22 @@ def _cli(capsys, tmp_path: Path, command: str, model: Path, *extra: str, cache_d
     return code, capsys.readouterr().err
 
 
-def _ranking_and_identity(output_dir: Path) -> tuple[dict, bytes]:
-    """The report's identity and the ranking file beside it."""
+def _report_and_ranking(output_dir: Path) -> tuple[Path, Path]:
     [report] = output_dir.rglob("*.json")
     [ranking] = [path for path in report.parent.iterdir() if path != report]
+    return report, ranking
+
+
+def _ranking_and_identity(output_dir: Path) -> tuple[dict, bytes]:
+    """The report's identity and the bytes of the ranking file beside it."""
+    report, ranking = _report_and_ranking(output_dir)
     return json.loads(report.read_text())["identity"], ranking.read_bytes()
+
+
+def _identity_and_scores(output_dir: Path) -> tuple[dict, dict[str, dict[str, float]]]:
+    """The report's identity and the scores of the ranking file beside it."""
+    report, ranking = _report_and_ranking(output_dir)
+    return json.loads(report.read_text())["identity"], read_trec(ranking)
 
 
 def test_all_minilm_on_scifact_documents(scifact_dir, tmp_path):
