@@ -8,12 +8,14 @@ checkpoint is read only through torch's weights-only unpickler.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..errors import SgptEvalError
+from .store import refused_pickle
 
 # sentence-transformers' pooling flags, in the order they are tried.
 _POOLING_FLAGS = {
@@ -105,11 +107,7 @@ def _dense(folder: Path) -> torch.nn.Module:
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Read `model.safetensors`, else `pytorch_model.bin` through torch's weights-only unpickler
     (a pickle that would run code is refused, unread)."""
-    import pickle
-
     from safetensors.torch import load_file
-
-    from .store import refused_pickle
 
     if (folder / "model.safetensors").is_file():
         return load_file(folder / "model.safetensors")
@@ -117,5 +115,5 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
         try:
             return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            raise SgptEvalError(refused_pickle(folder.name, folder / "pytorch_model.bin", exc)) from None
+            raise SgptEvalError(refused_pickle(folder / "pytorch_model.bin", exc)) from None
     raise SgptEvalError(f"{folder}: no model.safetensors (or pytorch_model.bin) found")

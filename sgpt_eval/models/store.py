@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib.util
 import logging
+import pickle
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,23 +68,21 @@ def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remot
     """`auto_class.from_pretrained`, from safetensors where the folder has them, else from pickle
     checkpoints through torch's weights-only unpickler (tensors and plain containers only: a
     pickle that would run code is refused unread); a load failure is one line naming the model."""
-    import pickle
-
     import torch
 
     try:
         return auto_class.from_pretrained(folder, dtype=getattr(torch, dtype), weights_only=True,
                                           trust_remote_code=trust_remote_code)
     except pickle.UnpicklingError as exc:
-        raise SgptEvalError(refused_pickle(name, folder, exc)) from None
+        raise SgptEvalError(f"model {name}: {refused_pickle(folder, exc)}") from None
     except OSError as exc:
         raise SgptEvalError(f"model {name}: cannot load weights from {folder} ({str(exc).splitlines()[0]})") from None
 
 
-def refused_pickle(name: str, where: Path, exc: Exception) -> str:
+def refused_pickle(where: Path, exc: Exception) -> str:
     """The one line for a pickle checkpoint that holds more than tensors."""
     reason = next((line.strip() for line in str(exc).splitlines() if "global" in line.lower()), "not only tensors")
-    return (f"model {name}: a pickle checkpoint in {where} would run code, refused unread ({reason}); "
+    return (f"{where}: a pickle checkpoint that would run code, refused unread ({reason}); "
             "take the weights from a source you trust, or a revision with safetensors")
 
 
@@ -124,10 +123,15 @@ def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, cac
     weights per folder (safetensors where the revision has them, else `pytorch_model*.bin`).
     Offline (`HF_HUB_OFFLINE=1`) the same two steps find the cached snapshot without a request."""
     from huggingface_hub import get_cached_repo_tree, snapshot_download
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
 
     with hub_errors(hub_id, revision, preset, cache_dir):
         path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=[*_NOT_NEEDED, *_WEIGHTS]))
-        weights = weight_files([entry.path for entry in get_cached_repo_tree(hub_id, revision=path.name)])
+        try:  # the revision's file list, which the first step cached
+            files = [entry.path for entry in get_cached_repo_tree(hub_id, revision=path.name)]
+        except CachedRepoTreeNotFoundError:  # a snapshot cached offline by an older client: what it holds
+            files = [file.relative_to(path).as_posix() for file in path.rglob("*") if file.is_file()]
+        weights = weight_files(files)
         if weights:
             snapshot_download(hub_id, revision=path.name, allow_patterns=weights)
     return path, path.name
@@ -175,8 +179,9 @@ def hub_errors(hub_id: str, revision: str | None, preset: ModelPreset | None, ca
         raise Unavailable(f"model '{hub_id}': a download was cut off ({type(exc).__name__}); run the same command "
                           f"again (finished files stay in {constants.HF_HUB_CACHE})") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        raise Unavailable(f"model '{hub_id}': not found locally and the Hugging Face hub is unreachable "
-                          f"({type(exc).__name__}); {how}") from None
+        why = ("HF_HUB_OFFLINE is set, so the hub is not asked" if constants.HF_HUB_OFFLINE
+               else f"the Hugging Face hub is unreachable ({type(exc).__name__})")
+        raise Unavailable(f"model '{hub_id}': not found locally and {why}; {how}") from None
 
 
 def offline_path(preset: ModelPreset, cache_dir: Path) -> Path | None:
