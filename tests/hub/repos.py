@@ -8,6 +8,7 @@ trained here on a few sentences, with BLOOM's special tokens and settings (left 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -41,16 +42,20 @@ def pickled(state: dict) -> bytes:
     return buffer.getvalue()
 
 
-def gpt2_tokenizer_files(tokenizer_dir: Path, added: dict[str, int] | None, pad: bool) -> dict[str, bytes]:
-    """The GPT-2 BPE files an SGPT repository holds (vocab.json, merges.txt, tokenizer.json, ...)."""
+@functools.lru_cache(maxsize=None)
+def _tokenizer_json(tokenizer_dir: Path, added: tuple[str, ...]) -> bytes:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    if added:
-        tokenizer.add_tokens(list(added))
+    tokenizer.add_tokens(list(added))
     with tempfile.TemporaryDirectory() as folder:
         tokenizer.save_pretrained(folder)
-        tokenizer_json = (Path(folder) / "tokenizer.json").read_bytes()
+        return (Path(folder) / "tokenizer.json").read_bytes()
+
+
+def gpt2_tokenizer_files(tokenizer_dir: Path, added: dict[str, int] | None, pad: bool) -> dict[str, bytes]:
+    """The GPT-2 BPE files an SGPT repository holds (vocab.json, merges.txt, tokenizer.json, ...)."""
+    tokenizer_json = _tokenizer_json(tokenizer_dir, tuple(added or ()))
     config = {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 2048, "bos_token": "<|endoftext|>",
               "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "add_prefix_space": False}
     if not pad:

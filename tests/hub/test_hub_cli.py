@@ -1,7 +1,7 @@
 """The command line against the stand-in hub, in a subprocess (HF_ENDPOINT and HF_HUB_CACHE are read
 when huggingface_hub is imported): a preset evaluates with no extra flag and records the hub
 commit, runs again offline without a request, and a small paper grid runs from a config to the
-paper's tables, its dataset downloaded as a zip with its MD5 checked."""
+paper's tables, its dataset downloaded as a zip with its MD5 checked, a gated model skipped in one line."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from ..beir_fixtures import write_beir
 from .conftest import GATED, GPT_J, MSMARCO, REPO, hub_env, run_cli
 
 PUBLISHED = REPO / "results" / "published" / "beir_ndcg10.csv"
@@ -67,15 +66,6 @@ def test_a_preset_evaluates_records_the_commit_and_runs_again_offline_without_a_
     assert again["metrics"]["NDCG@10"] == report["metrics"]["NDCG@10"]
 
 
-def test_a_gated_repository_is_one_line_on_the_command_line(hub, tmp_path):
-    write_beir(tmp_path / "data" / "scifact")
-    result = run_cli(hub_env(hub, tmp_path), ["eval", "--dataset", "scifact", "--model", GATED,
-                                              "--data-dir", str(tmp_path / "data")])
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "a gated repository" in lines[0] and "HF_TOKEN" in lines[0], result.stderr
-
-
 @pytest.fixture
 def dataset_server(tmp_path):
     """A plain file server on 127.0.0.1 standing in for BEIR's download address."""
@@ -108,6 +98,11 @@ model = "SGPT-BLOOM-7B1-msmarco"
 method = "rerank"
 model = "SGPT-CE-GPT-J-6B"
 top_k = 10
+
+# Gated: no token here, so one `skipped:` line and the rest runs.
+[[runs]]
+method = "dense"
+model = "meta-llama/Llama-2-7b-hf"
 """
 
 
@@ -131,6 +126,8 @@ def test_a_small_paper_grid_runs_from_its_config_to_the_three_tables(hub, scifac
                      [*table, "--paper-table", "useb"],
                      beir_md5={"scifact": md5})
     assert result.returncode == 0, result.stderr
+    (skipped,) = [line for line in result.stderr.splitlines() if "skipped:" in line]
+    assert f"model '{GATED}': a gated repository" in skipped and "HF_TOKEN" in skipped, result.stderr
     assert (tmp_path / "data" / "scifact" / "corpus.jsonl").read_bytes() == (source / "corpus.jsonl").read_bytes()
     reports = {}
     for path in results.glob("beir/scifact/*/*.json"):
