@@ -106,7 +106,7 @@ def _dense(folder: Path) -> torch.nn.Module:
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Read `model.safetensors`, else `pytorch_model.bin` through torch's weights-only unpickler
-    (a pickle that would run code is refused, unread)."""
+    (a pickle that would run code is refused before any of it runs)."""
     from safetensors.torch import load_file
 
     if (folder / "model.safetensors").is_file():

@@ -67,7 +67,7 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSou
 def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remote_code: bool):
     """`auto_class.from_pretrained`, from safetensors where the folder has them, else from pickle
     checkpoints through torch's weights-only unpickler (tensors and plain containers only: a
-    pickle that would run code is refused unread); a load failure is one line naming the model."""
+    pickle that would run code is refused before any of it runs); a load failure is one line naming the model."""
     import torch
 
     try:
@@ -82,7 +82,7 @@ def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remot
 def refused_pickle(where: Path, exc: Exception) -> str:
     """The one line for a pickle checkpoint that holds more than tensors."""
     reason = next((line.strip() for line in str(exc).splitlines() if "global" in line.lower()), "not only tensors")
-    return (f"{where}: a pickle checkpoint that would run code, refused unread ({reason}); "
+    return (f"{where}: a pickle checkpoint that would run code, refused before any of it ran ({reason}); "
             "take the weights from a source you trust, or a revision with safetensors")
 
 
