@@ -82,7 +82,7 @@ PAPER_CONFIG ?= results/configs/paper.toml
 paper: models
 	$(BIN)/sgpt-eval run --config $(PAPER_CONFIG) --skip-unavailable $(ARGS)
 	for model in $$($(BIN)/python -c "import tomllib; print(*tomllib.load(open('$(PAPER_CONFIG)', 'rb'))['useb']['models'])"); do \
-		$(BIN)/sgpt-eval useb --model $$model --allow-pickle-weights --data-dir $(USEB_DIR) || true; \
+		$(BIN)/sgpt-eval useb --model $$model --data-dir $(USEB_DIR) || true; \
 	done
 	$(MAKE) table
 

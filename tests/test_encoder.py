@@ -86,14 +86,13 @@ def test_half_precision_is_close_to_fp32(tiny_gpt_neo, tmp_path, encoder):
     assert cosine.min() > 0.98
 
 
-def test_pickle_weights_are_refused_unless_allowed(tiny_gpt_neo, tmp_path):
+def test_pickle_weights_load_weights_only(tiny_gpt_neo, tmp_path):
     folder = tmp_path / "bin-model"
     model = AutoModel.from_pretrained(tiny_gpt_neo)
     model.save_pretrained(folder)
     (folder / "model.safetensors").unlink()
     torch.save(model.state_dict(), folder / "pytorch_model.bin")  # an old-style pickle checkpoint
     AutoTokenizer.from_pretrained(tiny_gpt_neo).save_pretrained(folder)
-    with pytest.raises(SgptEvalError, match="--allow-pickle-weights"):
-        SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
-    allowed = SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu", allow_pickle=True)
-    assert allowed.encode(["x"], "doc", show_progress_bar=False).shape == (1, 64)
+    pickled = SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
+    assert all(torch.equal(value, model.state_dict()[name]) for name, value in pickled.model.state_dict().items())
+    assert pickled.encode(["x"], "doc", show_progress_bar=False).shape == (1, 64)

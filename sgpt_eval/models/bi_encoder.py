@@ -112,7 +112,6 @@ def resolve_settings(
     max_length: int | None = None,
     dtype: str = "auto",
     device: str | None = None,
-    allow_pickle: bool = False,
     trust_remote_code: bool = False,
     query_template: str | None = None,
     doc_template: str | None = None,
@@ -127,7 +126,7 @@ def resolve_settings(
     from transformers import AutoConfig
 
     device = device or default_device()
-    layout = st_layout.read(source.path, allow_pickle)
+    layout = st_layout.read(source.path)
     preset = source.preset
     config = AutoConfig.from_pretrained(layout.transformer_dir, trust_remote_code=trust_remote_code)
     check_max_length(max_length, config, source.name)
@@ -172,7 +171,7 @@ def _adapter(options: ModelOptions, source: ModelSource, cache_dir: Path) -> Mod
         return None
     if importlib.util.find_spec("peft") is None:
         raise SgptEvalError(f"--adapter {name}: needs the peft package; pip install 'sgpt-eval[peft]'")
-    return resolve(name, cache_dir, allow_pickle=options.allow_pickle)
+    return resolve(name, cache_dir)
 
 
 def describe(options: ModelOptions, cache_dir: Path) -> EncoderSettings:
@@ -184,7 +183,7 @@ def describe(options: ModelOptions, cache_dir: Path) -> EncoderSettings:
 
 def _settings_arguments(options: ModelOptions, source: ModelSource, cache_dir: Path) -> dict:
     return {"pooling": options.pooling, "specb": options.specb, "max_length": options.max_length, "dtype": options.dtype,
-            "device": options.device, "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code,
+            "device": options.device, "trust_remote_code": options.trust_remote_code,
             "query_template": options.query_template, "doc_template": options.doc_template,
             "instruction": options.instruction, "append_eos": options.append_eos,
             "exclude_instruction": options.exclude_instruction, "adapter": _adapter(options, source, cache_dir),
@@ -198,14 +197,13 @@ class SGPTBiEncoder:
                  **options) -> None:
         """`batch_size`: most texts per forward pass (None: as many as `batch_tokens`, the most tokens
         per pass, padding included, allows; `batch_tokens` None: the device's default). `options`:
-        those of `resolve_settings` (pooling, specb, max_length, dtype, device, allow_pickle,
-        trust_remote_code, templates, instruction, append_eos, exclude_instruction, adapter,
-        bidirectional)."""
+        those of `resolve_settings` (pooling, specb, max_length, dtype, device, trust_remote_code,
+        templates, instruction, append_eos, exclude_instruction, adapter, bidirectional)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
         self.settings, layout, self.device = resolve_settings(source, **options)
-        allow_pickle, trust_remote_code = options.get("allow_pickle", False), options.get("trust_remote_code", False)
+        trust_remote_code = options.get("trust_remote_code", False)
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
         self.pooling, self.specb = self.settings.pooling, self.settings.specb
@@ -215,7 +213,7 @@ class SGPTBiEncoder:
                         "it is emulated and likely slower than float32")
         folder = layout.transformer_dir
         self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-        self.model = load_pretrained(AutoModel, folder, source.name, self.dtype, allow_pickle, trust_remote_code)
+        self.model = load_pretrained(AutoModel, folder, source.name, self.dtype, trust_remote_code)
         if options.get("adapter"):
             from peft import PeftModel
 

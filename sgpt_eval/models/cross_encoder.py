@@ -147,8 +147,8 @@ def _settings_arguments(options: ModelOptions) -> dict:
 
 
 class SGPTCrossEncoder:
-    def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, allow_pickle: bool = False,
-                 score_cache_dir: Path | None = None, **options) -> None:
+    def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, score_cache_dir: Path | None = None,
+                 **options) -> None:
         """`options`: those of `resolve_settings` (template, max_length, dtype, device, trust_remote_code, aggregate)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -162,8 +162,7 @@ class SGPTCrossEncoder:
         tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
         self.prompt = PromptTokenizer(tokenizer, self.settings.template, self.settings.max_length)
         try:
-            self.model = load_pretrained(AutoModelForCausalLM, source.path, source.name, self.dtype, allow_pickle,
-                                         trust_remote_code)
+            self.model = load_pretrained(AutoModelForCausalLM, source.path, source.name, self.dtype, trust_remote_code)
         except ValueError as exc:
             raise SgptEvalError(
                 f"model {source.name}: not a causal language model, AutoModelForCausalLM cannot load it "
@@ -192,7 +191,7 @@ class SGPTCrossEncoder:
     def from_options(cls, options: ModelOptions, cache_dir: Path, score_cache_dir: Path | None) -> SGPTCrossEncoder:
         options.check("cross")
         return cls(source_of(options, cache_dir), batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
-                   allow_pickle=options.allow_pickle, score_cache_dir=score_cache_dir, **_settings_arguments(options))
+                   score_cache_dir=score_cache_dir, **_settings_arguments(options))
 
     # -- BEIR's interface -----------------------------------------------------------------
     def predict(

@@ -58,8 +58,6 @@ class ModelOptions:
     batch_tokens: int | None = field(default=None, metadata=option(
         "bi-encoder: most tokens per forward pass, padding included (default 4096 on CPU, 16384 on GPU); "
         "texts sorted by length, so short ones run in wide batches"))
-    allow_pickle: bool = field(default=False, metadata=option(
-        "also load pytorch_model.bin checkpoints (torch weights-only loader)", flag="--allow-pickle-weights"))
     trust_remote_code: bool = field(default=False, metadata=option("run model code shipped with the checkpoint"))
     # Settings of the decoder embedders after SGPT (E5-Mistral, RepLLaMA, GritLM); bi-encoder only.
     query_template: str | None = field(default=None, metadata=option(

