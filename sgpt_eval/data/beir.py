@@ -240,12 +240,30 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def folder_given(given: str) -> Path | None:
+    """The folder `--dataset` names when it is given as a path (absolute, or starting with `.` or
+    `~`); None for a dataset's name, which is looked up under the data folder."""
+    return Path(given).expanduser() if given.startswith((".", "~")) or Path(given).is_absolute() else None
+
+
+def dataset_name(given: str) -> str:
+    """The name a dataset's runs and reports go by: as given, or, for a folder given as a path, the
+    folder's name (`cqadupstack/<forum>` for a forum), so that its reports land under the output
+    folder with those of the same dataset named."""
+    folder = folder_given(given)
+    if folder is None:
+        return given
+    folder = folder.resolve()
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name == "cqadupstack" else folder.name
+
+
 def locate(name: str, data_dir: Path, split: str | None = None) -> DatasetFiles:
     """The files of `data_dir/name` for `split` (downloading the dataset first when it is missing
-    and the network allows); a missing file is one error naming it."""
+    and the network allows); a missing file is one error naming it. `name` may be a folder's path."""
     from .download import ensure_dataset  # a cycle otherwise: download knows the layout
 
     folder = ensure_dataset(name, data_dir)
+    name = dataset_name(name)
     split = split or default_split(name.split("/")[0])
     files = DatasetFiles(name, split, folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv")
     for role in ("corpus", "queries", "qrels"):
