@@ -3,6 +3,7 @@ made one way (`digest` of canonical JSON)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,9 +33,30 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; results are for sharing
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is not None:
+            raise
+        raise _named(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_NEARLY_FULL = 1 << 20  # bytes free below which a short write is put down to a full disk
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """A write error with the file (or folder) it was for: Python's own leave it out, and numpy's
+    short write ("38400 requested and 14304 written") has no cause either, which a nearly full disk
+    gives it."""
+    code = exc.errno
+    if code is None and shutil.disk_usage(path.parent).free < _NEARLY_FULL:
+        code = errno.ENOSPC
+    reason = exc.strerror or str(exc)
+    if exc.errno is None and code is not None:
+        reason = f"{reason} ({os.strerror(code)})"
+    return OSError(code, reason, str(path))
 
 
 @contextmanager
@@ -54,6 +76,10 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
         except OSError:
             if not target.is_dir():
                 raise
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise _named(exc, target) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -78,3 +78,26 @@ def test_end_to_end_writes_report_and_run(capsys, toy, tiny_gpt_neo):
     assert len(run_lines) == 6 and not any(line.startswith("q2 Q0 q2 ") for line in run_lines)
     assert main(argv) == 0  # the second run takes every shard from the cache
     assert json.loads(report_path.read_text())["details"]["embedding_cache"]["corpus_shards_reused"] == 1
+
+
+@pytest.mark.parametrize("given", ["absolute", "relative", "home"])
+def test_a_dataset_given_as_a_path_is_reported_under_the_output_folder_by_its_name(capsys, toy, monkeypatch, given):
+    """The report of `--dataset PATH` is the report of `--dataset NAME --data-dir PARENT`: same file
+    under --output-dir, never inside the dataset's folder."""
+    assert main(["bm25", "--dataset", "toy", "--data-dir", str(toy / "data"), "--output-dir", str(toy / "by-name"),
+                 "--cache-dir", str(toy / "cache")]) == 0
+    monkeypatch.chdir(toy)
+    monkeypatch.setenv("HOME", str(toy))
+    path = {"absolute": str(toy / "data" / "toy"), "relative": "./data/toy", "home": "~/data/toy"}[given]
+    assert main(["bm25", "--dataset", path, "--output-dir", str(toy / "by-path"), "--cache-dir", str(toy / "cache")]) == 0
+    by_name = sorted(path.relative_to(toy / "by-name") for path in (toy / "by-name").rglob("*") if path.is_file())
+    by_path = sorted(path.relative_to(toy / "by-path") for path in (toy / "by-path").rglob("*") if path.is_file())
+    assert by_path == by_name and by_name[0].parts[:3] == ("beir", "toy", "bm25")
+    assert sorted(path.name for path in (toy / "data" / "toy").iterdir()) == ["corpus.jsonl", "qrels", "queries.jsonl"]
+
+
+def test_a_dataset_path_without_a_corpus_is_one_line(capsys, toy):
+    code, err = _run(capsys, "bm25", "--dataset", str(toy / "nowhere"), "--output-dir", str(toy / "out"))
+    assert code == 2 and _error_line(err) == (f"sgpt-eval: error: dataset folder {toy / 'nowhere'}: no corpus.jsonl "
+                                              "in it; give a folder in BEIR layout")
+    assert not (toy / "out").exists()

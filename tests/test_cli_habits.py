@@ -185,3 +185,91 @@ def test_public_names_load_on_first_use():
     assert SGPTBiEncoder is defined and all(getattr(sgpt_eval, name) for name in sgpt_eval.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sgpt_eval.nope  # noqa: B018
+
+
+def _bm25_argv(tmp_path: Path, *datasets: str) -> list[str]:
+    for name in datasets:
+        write_beir(tmp_path / "data" / name)
+    return ["run", *(arg for name in datasets for arg in ("--dataset", name)), "--method", "bm25",
+            "--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"),
+            "--cache-dir", str(tmp_path / "cache")]
+
+
+def test_sigterm_is_handled_as_ctrl_c(capsys, tmp_path, monkeypatch):
+    """A scheduler's stop: one line, exit 143 (128 + SIGTERM), the finished run's report kept."""
+    import signal
+    import time
+
+    from sgpt_eval.retrieval.bm25 import BM25Retriever
+
+    retrieve = BM25Retriever.retrieve
+
+    def stopped_on_the_second(self, dataset, timings):
+        if dataset.name == "second":
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here, at once
+        return retrieve(self, dataset, timings)
+
+    monkeypatch.setattr(BM25Retriever, "retrieve", stopped_on_the_second)
+    assert main(_bm25_argv(tmp_path, "first", "second")) == 143
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sgpt-eval: stopped (SIGTERM); finished embedding shards and re-rank scores are kept, and the next run "
+        "resumes from them")
+    assert [path.parts[-3] for path in (tmp_path / "out").rglob("*.json")] == ["first"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.fixture
+def full_disk(tmp_path) -> Path:
+    """A folder on a small tmpfs filled to the last byte (needs root and mount; skipped elsewhere)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip() or mounted.returncode}")
+    try:
+        with open(folder / "filler", "wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_cache_disk_names_the_file_and_the_cause(capsys, tmp_path, full_disk):
+    argv = _bm25_argv(tmp_path, "toy")
+    argv[argv.index("--cache-dir") + 1] = str(full_disk / "cache")
+    assert main(argv) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert line.startswith(f"sgpt-eval: error: {full_disk / 'cache'}/") and line.endswith(
+        f"{os.strerror(errno.ENOSPC)}; free disk space, or point --output-dir / --cache-dir at a disk with room"), line
+    assert not list((tmp_path / "out").rglob("*.json"))
+
+
+def test_a_short_write_without_a_cause_is_named_by_its_file_and_the_full_disk(full_disk):
+    """numpy reports a short write as '38400 requested and 14304 written', with no errno."""
+    import numpy as np
+
+    from sgpt_eval.storage import save_array
+
+    with pytest.raises(OSError) as caught:
+        save_array(full_disk / "shard.npy", np.zeros((100, 96), dtype=np.float32))
+    assert caught.value.filename == str(full_disk / "shard.npy") and caught.value.errno == errno.ENOSPC
+    assert os_error_line(caught.value).startswith(f"{full_disk / 'shard.npy'}: ")
+    assert sorted(path.name for path in full_disk.iterdir()) == ["filler"]
+
+
+def test_a_report_that_cannot_be_written_leaves_no_ranking_behind(capsys, tmp_path, monkeypatch):
+    from sgpt_eval.reports import schema
+
+    def no_room(path, payload):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(schema, "write_json", no_room)
+    assert main(_bm25_argv(tmp_path, "toy")) == 2
+    assert os.strerror(errno.ENOSPC) in _error_line(capsys.readouterr().err)
+    assert [path for path in (tmp_path / "out").rglob("*") if path.is_file()] == []

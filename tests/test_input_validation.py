@@ -14,7 +14,7 @@ from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import pipeline
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
-from sgpt_eval.retrieval.ranking import write_trec
+from sgpt_eval.retrieval.ranking import read_trec, write_trec
 
 from .beir_fixtures import write_beir
 
@@ -139,6 +139,43 @@ def test_no_judged_query_in_the_queries_file(capsys, tmp_path):
     assert _error(capsys, tmp_path, _bm25(tmp_path)) == (
         f"{toy / 'qrels' / 'test.tsv'}: none of its 3 judged queries is in {toy / 'queries.jsonl'}; "
         "check that the two files belong to the same dataset")
+
+
+def test_a_pair_judged_twice_names_both_lines(capsys, tmp_path, toy):
+    qrels = toy / "qrels" / "test.tsv"
+    qrels.write_text(qrels.read_text() + "q1\td1\t0\n")
+    assert _error(capsys, tmp_path, _bm25(tmp_path)) == (
+        f"{qrels}:5: query 'q1' and document 'd1' are judged on line 2 too; keep one judgement per pair "
+        "(the last would win)")
+
+
+def test_judgements_that_name_no_document_of_the_corpus(capsys, tmp_path):
+    toy = write_beir(tmp_path / "data" / "toy", qrels=[("q1", "x1", 1), ("q2", "x2", 1)])
+    assert _error(capsys, tmp_path, _bm25(tmp_path)) == (
+        f"{toy / 'qrels' / 'test.tsv'}: none of its 2 judgements names a document of {toy / 'corpus.jsonl'}; "
+        "check that the two files belong to the same dataset")
+
+
+@pytest.mark.parametrize("method", ["bm25", "dense"])
+def test_a_lone_surrogate_is_read_as_the_replacement_character_for_every_method(capsys, tmp_path, toy, tiny_gpt_neo,
+                                                                                 caplog, method):
+    """Valid JSON that UTF-8 cannot encode: one warning naming the file and line, then U+FFFD,
+    so that the scores equal those of files holding U+FFFD itself."""
+    corpus, queries = toy / "corpus.jsonl", toy / "queries.jsonl"
+    _replace_line(corpus, 3, '{"_id": "d3", "title": "", "text": "Retrieval \\ud800 models rank documents."}')
+    _replace_line(queries, 3, '{"_id": "q3", "text": "ranking \\udfff documents"}')
+    argv = _bm25(tmp_path) if method == "bm25" else _dense(tmp_path, tiny_gpt_neo)
+    assert main(argv) == 0
+    assert [record.getMessage() for record in caplog.records if "lone surrogate escape" in record.getMessage()] == [
+        f"{path}:3: a lone surrogate escape (such as \\ud800) that UTF-8 cannot encode; read as U+FFFD"
+        for path in (corpus, queries)]
+    [surrogates] = (tmp_path / "out").replace(tmp_path / "surrogates").rglob("*.json")
+    _replace_line(corpus, 3, json.dumps({"_id": "d3", "title": "", "text": "Retrieval \ufffd models rank documents."}))
+    _replace_line(queries, 3, json.dumps({"_id": "q3", "text": "ranking \ufffd documents"}))
+    assert main(argv) == 0
+    [replaced] = (tmp_path / "out").rglob("*.json")
+    assert json.loads(surrogates.read_text())["metrics"] == json.loads(replaced.read_text())["metrics"]
+    assert read_trec(surrogates.with_suffix(".trec")) == read_trec(replaced.with_suffix(".trec"))
 
 
 def test_a_bad_dataset_in_the_third_run_stops_the_batch_before_the_first_model_loads(capsys, tmp_path, monkeypatch,

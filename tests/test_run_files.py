@@ -47,6 +47,23 @@ def test_malformed_json_names_file_and_line(tmp_path):
         read_run(tmp_path / "missing.trec")
 
 
+@pytest.mark.parametrize(("name", "text", "where", "score"), [
+    ("run.trec", "q1 Q0 d1 1 2.5 t\nq1 Q0 d2 2 nan t\n", 2, "nan"),
+    ("run.trec", "q1 Q0 d1 1 -inf t\n", 1, "-inf"),
+    ("run.json", '{"q1": {"d1": 2.5, "d 2": 1e400},\n "q2": {"d1": NaN}}', 1, "1e400"),
+    ("run.json", '{"q1": {"NaN": 2.5, "d\\"2": 1},\n "q2": {"d1": -Infinity}}', 2, "-Infinity"),
+])
+def test_a_score_that_is_not_finite_names_file_and_line(tmp_path, name, text, where, score):
+    """A ranking holding NaN or infinity has no order (a re-ranker would take its candidates at
+    random, a weighted fusion would write NaN): refused, whatever the format."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SgptEvalError) as caught:
+        read_run(path)
+    assert str(caught.value) == (f"{path}:{where}: score {score} is not a finite number; a ranking cannot order it, "
+                                 "fix the system that wrote the file")
+
+
 def test_unknown_queries_and_documents_are_dropped_with_a_warning(tmp_path, caplog):
     run = {"q1": {"d1": 1.0, "gone": 0.5, "also-gone": 0.2}, "unknown-q": {"d1": 1.0}, "q2": {"d3": 0.1}}
     with caplog.at_level(logging.WARNING, logger="sgpt_eval.run_files"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import signal
 import sys
+import threading
 import traceback
 
 from .. import __version__, folders
@@ -41,10 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping the job), raised wherever the program is, as Ctrl-C is."""
+
+
+def _terminate(signum: int, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     _log_to_stderr()
+    on_main_thread = threading.current_thread() is threading.main_thread()  # where signals can be caught
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
     try:
         if getattr(args, "threads", None) is not None:
             set_threads(args.threads)
@@ -53,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), args.verbose)
     except OSError as exc:
         return _fail(os_error_line(exc), args.verbose)
-    except KeyboardInterrupt:
-        print("sgpt-eval: interrupted; finished embedding shards and re-rank scores are kept, and the next run resumes from them", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = isinstance(exc, Terminated)
+        print(f"sgpt-eval: {'stopped (SIGTERM)' if stopped else 'interrupted'}; finished embedding shards and "
+              "re-rank scores are kept, and the next run resumes from them", file=sys.stderr)
+        return 128 + (signal.SIGTERM if stopped else signal.SIGINT)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     return 0
 
 

@@ -22,7 +22,7 @@ from typing import TypeVar
 from ..errors import SgptEvalError
 from ..models.options import at_least_one
 from ..storage import sha256_file
-from .corpus import Corpus, CorpusIndex, stamp
+from .corpus import LONE_SURROGATE, Corpus, CorpusIndex, encodable, stamp
 from .corpus import document_text  # noqa: F401  (where the models have always found it)
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,11 @@ def _lines_at(path: Path) -> Iterator[tuple[int, int, str]]:
                                     f"{exc.start + 1}); save the file as UTF-8 or re-download it") from None
 
 
-def _records(path: Path) -> Iterator[tuple[int, int, dict]]:
+def _records(path: Path, repaired: list[int] | None = None) -> Iterator[tuple[int, int, dict]]:
     """The numbered JSON lines of a corpus or queries file, each checked: an object whose `_id` and
     `text` are strings (and `title`, when given and not null), the `_id` one a TREC file can hold;
-    each with the byte offset of its line."""
+    each with the byte offset of its line. The numbers of lines whose text holds a lone surrogate
+    (read as U+FFFD) are added to `repaired`."""
     for number, offset, line in _lines_at(path):
         if not line.strip():
             continue
@@ -123,7 +124,16 @@ def _records(path: Path) -> Iterator[tuple[int, int, dict]]:
         if not valid_id(row["_id"]):
             raise SgptEvalError(f"{path}:{number}: _id {row['_id']!r} is empty or contains whitespace, which a TREC "
                                 "ranking file cannot hold; change the id")
+        if repaired is not None and any(LONE_SURROGATE.search(row.get(key) or "") for key in ("text", "title")):
+            repaired.append(number)
         yield number, offset, row
+
+
+def _warn_repaired(path: Path, repaired: list[int]) -> None:
+    if repaired:
+        more = f" (and {len(repaired) - 1} more lines)" if len(repaired) > 1 else ""
+        log.warning("%s:%d: a lone surrogate escape (such as \\ud800) that UTF-8 cannot encode%s; read as U+FFFD",
+                    path, repaired[0], more)
 
 
 def _json_type(value: object) -> str:
@@ -135,7 +145,8 @@ def _read_by_id(path: Path, what: str, value: Callable[[dict], T]) -> dict[str, 
     """`value(row)` by `_id`, in file order; a repeated id names both its lines (the file is read
     again, from the top, only then), a file without rows is an error naming it."""
     found: dict[str, T] = {}
-    for number, _, row in _records(path):
+    repaired: list[int] = []
+    for number, _, row in _records(path, repaired):
         key = row["_id"]
         if key in found:
             first = next(line for line, _, earlier in _records(path) if earlier["_id"] == key)
@@ -143,6 +154,7 @@ def _read_by_id(path: Path, what: str, value: Callable[[dict], T]) -> dict[str, 
         found[key] = value(row)
     if not found:
         raise _nothing_in(path, what)
+    _warn_repaired(path, repaired)
     return found
 
 
@@ -160,8 +172,9 @@ def read_corpus(path: Path) -> Corpus:
     not its text; the first error in file order is the one raised (a repeated id is found only
     once the ids are sorted, so an error on a later line first looks for one before it)."""
     index = CorpusIndex(path, stamp(path))
+    repaired: list[int] = []
     try:
-        for _, offset, row in _records(path):
+        for _, offset, row in _records(path, repaired):
             index.add(offset, row["_id"])
     except SgptEvalError:
         _raise_repeated_id(index.corpus())
@@ -171,6 +184,7 @@ def read_corpus(path: Path) -> Corpus:
     if not len(corpus):
         raise _nothing_in(path, "documents")
     _raise_repeated_id(corpus)
+    _warn_repaired(path, repaired)
     return corpus
 
 
@@ -193,7 +207,7 @@ def _line_at(path: Path, offset: int) -> int:
 
 
 def read_queries(path: Path) -> dict[str, str]:
-    return _read_by_id(path, "queries", lambda row: row["text"])
+    return _read_by_id(path, "queries", lambda row: encodable(row["text"]))
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
@@ -205,6 +219,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         raise SgptEvalError(f"{path}:1: the first line must be the header {QRELS_HEADER!r}, got {got}; "
                             "add the header (without it the first judgement would be lost)")
     qrels: dict[str, dict[str, int]] = {}
+    lines_of: dict[tuple[str, str], int] = {}
     for number, line in lines:
         if not line.strip():
             continue
@@ -215,18 +230,40 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             raise SgptEvalError(
                 f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score', got {row!r}"
             ) from None
+        first = lines_of.setdefault((query_id, doc_id), number)
+        if first != number:
+            raise SgptEvalError(f"{path}:{number}: query {query_id!r} and document {doc_id!r} are judged on line "
+                                f"{first} too; keep one judgement per pair (the last would win)")
         qrels.setdefault(query_id, {})[doc_id] = score
     if not qrels:
         raise SgptEvalError(f"{path}: no judgements after its header; fix or re-download the file")
     return qrels
 
 
+def folder_given(given: str) -> Path | None:
+    """The folder `--dataset` names when it is given as a path (absolute, or starting with `.` or
+    `~`); None for a dataset's name, which is looked up under the data folder."""
+    return Path(given).expanduser() if given.startswith((".", "~")) or Path(given).is_absolute() else None
+
+
+def dataset_name(given: str) -> str:
+    """The name a dataset's runs and reports go by: as given, or, for a folder given as a path, the
+    folder's name (`cqadupstack/<forum>` for a forum), so that its reports land under the output
+    folder with those of the same dataset named."""
+    folder = folder_given(given)
+    if folder is None:
+        return given
+    folder = folder.resolve()
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name == "cqadupstack" else folder.name
+
+
 def locate(name: str, data_dir: Path, split: str | None = None) -> DatasetFiles:
     """The files of `data_dir/name` for `split` (downloading the dataset first when it is missing
-    and the network allows); a missing file is one error naming it."""
+    and the network allows); a missing file is one error naming it. `name` may be a folder's path."""
     from .download import ensure_dataset  # a cycle otherwise: download knows the layout
 
     folder = ensure_dataset(name, data_dir)
+    name = dataset_name(name)
     split = split or default_split(name.split("/")[0])
     files = DatasetFiles(name, split, folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv")
     for role in ("corpus", "queries", "qrels"):
@@ -248,7 +285,7 @@ def read(files: DatasetFiles, hashes: dict[str, str] | None = None) -> BeirDatas
     corpus = read_corpus(files.corpus)
     all_queries = read_queries(files.queries)
     qrels = read_qrels(files.qrels)
-    _warn_about_dangling_judgements(files.name, qrels, all_queries, corpus)
+    _check_judgements(files, qrels, all_queries, corpus)
     queries = {qid: all_queries[qid] for qid in qrels if qid in all_queries}
     if not queries:
         raise SgptEvalError(f"{files.qrels}: none of its {len(qrels)} judged queries is in {files.queries}; "
@@ -269,8 +306,15 @@ def limit_queries(dataset: BeirDataset, max_queries: int | None) -> BeirDataset:
     )
 
 
-def _warn_about_dangling_judgements(name: str, qrels, queries, corpus: Corpus) -> None:
+def _check_judgements(files: DatasetFiles, qrels, queries, corpus: Corpus) -> None:
+    """Judgements naming no document of the corpus belong to another dataset (every query would
+    score 0): an error. A few dangling ones are a known defect of some BEIR data: a warning."""
+    name = files.name
+    judgements = sum(len(rel) for rel in qrels.values())
     missing_docs = sum(1 for rel in qrels.values() for doc_id in rel if doc_id not in corpus.docs)
+    if missing_docs == judgements:
+        raise SgptEvalError(f"{files.qrels}: none of its {judgements} judgements names a document of {files.corpus}; "
+                            "check that the two files belong to the same dataset")
     missing_queries = sum(1 for qid in qrels if qid not in queries)
     if missing_docs:
         log.warning("%s: %d judgements name documents absent from the corpus; they count as unretrievable", name, missing_docs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import re
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,11 +27,20 @@ from ..errors import SgptEvalError
 
 BLOCK = 2048  # documents read back by one read of the file (a few MB of MS MARCO)
 Stamp = tuple[int, int]  # a file's size and modification time (ns)
+# JSON can escape half of a surrogate pair alone ("\ud800"); UTF-8, and so every tokenizer, cannot
+# encode it. A pair is decoded into one character, so any surrogate left in a str is a lone one.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def document_text(doc: Mapping[str, str]) -> str:
     """The text each model sees: `(title + " " + text).strip()`, as BEIR and SGPT do."""
     return (doc.get("title", "") + " " + doc.get("text", "")).strip()
+
+
+def encodable(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD, as a UTF-8 decoder reads a broken byte: the same
+    text for every method (BM25 would drop it, a tokenizer fail on it)."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def stamp(path: Path) -> Stamp:
@@ -142,7 +152,7 @@ class Corpus:
             start, end = start - starts[0], end - starts[0]
             newline = block.find(b"\n", start, end)  # lines after it up to the next document are blank
             row = json.loads(block[start:end if newline < 0 else newline])
-            yield {"title": row.get("title") or "", "text": row["text"]}
+            yield {"title": encodable(row.get("title") or ""), "text": encodable(row["text"])}
 
     def _id_bytes(self, row: int) -> bytes:
         starts = memoryview(self._id_starts)

@@ -19,6 +19,7 @@ from ..errors import SgptEvalError, Unavailable
 from ..folders import USEB_DIR_ENV
 from ..progress import progress_bar
 from ..storage import sha256_file
+from .beir import folder_given
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,12 @@ BEIR_MD5 = {
 
 def ensure_dataset(name: str, data_dir: Path) -> Path:
     """Return the dataset's folder, downloading the official zip when it is not there yet."""
-    folder = data_dir / name
+    given = folder_given(name)
+    folder = given or data_dir / name
     if (folder / "corpus.jsonl").is_file():
         return folder
+    if given is not None:
+        raise SgptEvalError(f"dataset folder {given}: no corpus.jsonl in it; give a folder in BEIR layout")
     archive_name = name.split("/")[0]  # cqadupstack/android comes in cqadupstack.zip
     if archive_name not in BEIR_MD5:
         raise SgptEvalError(

@@ -80,7 +80,7 @@ def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Re
         return BM25Retriever(settings.bm25(), top_k, cache_dir)
     executor = executor_for(settings.executor, settings.ray_address, spec.model, models.cache_dir, cache_dir)
     if spec.method == "dense":
-        return DenseRetriever(models.describe("bi", spec.model).for_dataset(spec.dataset), models.loader("bi", spec.model),
+        return DenseRetriever(models.describe("bi", spec.model).for_dataset(files.name), models.loader("bi", spec.model),
                               EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
                               settings.faiss_gpu, settings.store_dtype, executor)
     first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"

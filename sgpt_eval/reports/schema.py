@@ -160,13 +160,19 @@ def new_report(identity: Identity, main_metric: str, metrics: dict[str, float], 
 
 
 def write_report(report: Report, results_dir: Path, ranking: Ranking | None = None) -> Path:
-    """Write the ranking (TREC) first and the report last, each atomically: a report means a finished run."""
+    """Write the ranking (TREC) first and the report last, each atomically: a report means a finished
+    run, and a ranking whose report could not be written (a full disk) is removed, not left orphaned."""
     path = report.path(results_dir)
+    ranking_path = path.parent / f"{report.file_stem()}.trec"
     if ranking is not None:
-        ranking_path = path.parent / f"{report.file_stem()}.trec"
         write_trec(ranking_path, ranking, tag=f"{report.identity.method}-{report.file_stem()}")
         report.ranking_file = ranking_path.name
-    write_json(path, report.to_json())
+    try:
+        write_json(path, report.to_json())
+    except BaseException:
+        if ranking is not None and not path.exists():
+            ranking_path.unlink(missing_ok=True)
+        raise
     return path
 
 

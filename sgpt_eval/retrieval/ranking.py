@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -62,13 +64,22 @@ def read_trec(path: Path) -> Ranking:
             if len(fields) != 6:
                 raise ValueError
             query_id, _, doc_id, _, score, _ = fields
-            ranking.setdefault(query_id, {})[doc_id] = float(score)
+            value = float(score)
         except ValueError:
             raise SgptEvalError(
                 f"{path}:{number}: expected 'query-id Q0 doc-id rank score tag' (6 fields, numeric score), "
                 f"got {line.strip()!r}"
             ) from None
+        if not math.isfinite(value):
+            raise _not_finite(path, number, score)
+        ranking.setdefault(query_id, {})[doc_id] = value
     return ranking
+
+
+def _not_finite(path: Path, number: int | None, score: str) -> SgptEvalError:
+    where = f"{path}:{number}" if number else str(path)
+    return SgptEvalError(f"{where}: score {score} is not a finite number; a ranking cannot order it, "
+                         "fix the system that wrote the file")
 
 
 def read_sgpt_json(path: Path) -> Ranking:
@@ -85,11 +96,26 @@ def read_sgpt_json(path: Path) -> Ranking:
         if not isinstance(hits, dict) or not all(_is_number(score) for score in hits.values()):
             raise SgptEvalError(f"{path}: query {query_id!r} must map document ids to numeric scores")
         ranking[str(query_id)] = {str(doc_id): float(score) for doc_id, score in hits.items()}
+        if not all(map(math.isfinite, ranking[str(query_id)].values())):
+            raise _not_finite(path, *_first_non_finite(path.read_text(encoding="utf-8-sig")))
     return ranking
+
+
+def _first_non_finite(text: str) -> tuple[int | None, str]:
+    """The line and spelling of the first number in JSON `text` that Python reads as NaN or infinity."""
+    for token in _NUMBER_OR_STRING.finditer(text):
+        if token.group(1) and not math.isfinite(float(token.group(1))):
+            return text.count("\n", 0, token.start()) + 1, token.group(1)
+    return None, "NaN or infinity"
 
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# A JSON string (skipped, escapes included), or a number as Python's json reads them, NaN and
+# Infinity included (group 1).
+_NUMBER_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(NaN|-?Infinity|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)')
 
 
 def top_k(ranking: Ranking, k: int) -> Ranking:
