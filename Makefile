@@ -76,15 +76,11 @@ table: install
 	$(BIN)/sgpt-eval table --paper-table ce $(ARGS)
 	$(BIN)/sgpt-eval table --paper-table useb
 
-# The paper's grid (results/configs/paper.toml): a dataset or model that cannot be had is one
-# `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.
+# The paper's grid (results/configs/paper.toml), its runs and USEB models: a dataset or model that cannot
+# be had is one `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.
 PAPER_CONFIG ?= results/configs/paper.toml
 paper: models
-	$(BIN)/sgpt-eval run --config $(PAPER_CONFIG) --skip-unavailable $(ARGS)
-	for model in $$($(BIN)/python -c "import tomllib; print(*tomllib.load(open('$(PAPER_CONFIG)', 'rb'))['useb']['models'])"); do \
-		$(BIN)/sgpt-eval useb --model $$model --allow-pickle-weights --data-dir $(USEB_DIR) || true; \
-	done
-	$(MAKE) table
+	$(BIN)/sgpt-eval paper --config $(PAPER_CONFIG) $(ARGS)
 
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
