@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test bench bench-gpu clean
+.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test check-wheel bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,11 @@ useb: models
 
 test: $(STAMP) $(TOKENIZER)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The package as users install it: the sdist, the wheel built from it and installed into a fresh
+# virtual environment outside the checkout (torch, then requirements.lock), and each command run there.
+check-wheel: install
+	BUILD_PYTHON=$(BIN)/python PYTHON=$(PYTHON) TORCH='$(TORCH)' tests/installed_package.sh
 
 bench: models
 	$(BIN)/python benchmarks/bench_dense_vs_beir.py
