@@ -10,6 +10,7 @@ under the results folder's tables/ and printed.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def _run_useb(models: list[ModelOptions], data_dir: Path, results_dir: Path, cac
     unreadable = []
     for options in models:
         try:
-            outcomes = run_useb(DATASETS, data_dir, results_dir, lambda: SGPTBiEncoder.from_options(options, cache_dir))
+            outcomes = run_useb(DATASETS, data_dir, results_dir,
+                                functools.partial(SGPTBiEncoder.from_options, options, cache_dir))
         except Unavailable as exc:
             skipped[str(exc)] = None
             continue
