@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test test-portable bench bench-gpu clean
+.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test test-portable check-wheel bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,15 +76,11 @@ table: install
 	$(BIN)/sgpt-eval table --paper-table ce $(ARGS)
 	$(BIN)/sgpt-eval table --paper-table useb
 
-# The paper's grid (results/configs/paper.toml): a dataset or model that cannot be had is one
-# `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.
+# The paper's grid (results/configs/paper.toml), its runs and USEB models: a dataset or model that cannot
+# be had is one `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.
 PAPER_CONFIG ?= results/configs/paper.toml
 paper: models
-	$(BIN)/sgpt-eval run --config $(PAPER_CONFIG) --skip-unavailable $(ARGS)
-	for model in $$($(BIN)/python -c "import tomllib; print(*tomllib.load(open('$(PAPER_CONFIG)', 'rb'))['useb']['models'])"); do \
-		$(BIN)/sgpt-eval useb --model $$model --data-dir $(USEB_DIR) || true; \
-	done
-	$(MAKE) table
+	$(BIN)/sgpt-eval paper --config $(PAPER_CONFIG) $(ARGS)
 
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
@@ -96,6 +92,11 @@ test: $(STAMP) $(TOKENIZER)
 # this CPU's own (AVX-512 where it has them). Bit-equal results are asserted only like with like.
 test-portable: $(STAMP) $(TOKENIZER)
 	OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 $(BIN)/python -m pytest -m "not integration" $(ARGS)
+
+# The package as users install it: the sdist, the wheel built from it and installed into a fresh
+# virtual environment outside the checkout (torch, then requirements.lock), and each command run there.
+check-wheel: install
+	BUILD_PYTHON=$(BIN)/python PYTHON=$(PYTHON) TORCH='$(TORCH)' tests/installed_package.sh
 
 bench: models
 	$(BIN)/python benchmarks/bench_dense_vs_beir.py

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from sgpt_eval.data import beir as beir_data, download as beir_download
-from sgpt_eval.errors import SgptEvalError
+from sgpt_eval.errors import SgptEvalError, Unavailable
 
 from .beir_fixtures import write_beir
 
@@ -73,5 +73,18 @@ def test_unreachable_server_is_one_clear_line(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset(tmp_path):
-    with pytest.raises(SgptEvalError, match="unknown dataset 'nope'"):
+    with pytest.raises(SgptEvalError, match="unknown dataset 'nope'") as error:
         beir_data.load("nope", tmp_path)
+    assert not isinstance(error.value, Unavailable)  # a typo stops a batch, even with --skip-unavailable
+    assert "bioasq" in str(error.value)  # among the names it knows
+
+
+@pytest.mark.parametrize("name", beir_download.BEIR_NOT_REDISTRIBUTED)
+def test_a_dataset_beir_may_not_redistribute_is_unavailable_not_unknown(tmp_path, monkeypatch, name):
+    monkeypatch.setenv(beir_download.BEIR_URL_ENV, "http://127.0.0.1:9")
+    with pytest.raises(Unavailable) as error:
+        beir_data.load(name, tmp_path / "data")
+    assert str(error.value) == (
+        f"dataset {name}: not in {tmp_path / 'data'}, and BEIR may not redistribute it (no public download); "
+        f"obtain it from its own source, write it in BEIR layout to {tmp_path / 'data' / name}, or pass --data-dir")
+    assert not (tmp_path / "data").exists()  # no download was tried

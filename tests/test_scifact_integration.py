@@ -8,7 +8,7 @@ from sgpt_eval.evaluation.pipeline import Models, evaluate
 from sgpt_eval.evaluation.specs import RunSpec
 from sgpt_eval.models.options import ModelOptions
 
-MTEB_SCIFACT_ALL_MINILM_L6_V2 = 0.6451  # MTEB results, see results/published
+MTEB_SCIFACT_ALL_MINILM_L6_V2 = 0.6451  # MTEB results, see sgpt_eval/reports/published
 
 
 @pytest.mark.integration

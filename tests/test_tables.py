@@ -19,8 +19,14 @@ from sgpt_eval.reports.tables import (
 
 from .synthetic_reports import write_report
 
-REPO = Path(__file__).resolve().parents[1]
 DENSE = "all-MiniLM-L6-v2 (dense)"
+
+
+def _published(tmp_path: Path, rows: str = "") -> Path:
+    """A published-scores CSV of these rows (none: a table of ours alone)."""
+    published = tmp_path / "published.csv"
+    published.write_text(f"dataset,model,ndcg@10,source\n{rows}")
+    return published
 
 
 def test_cqadupstack_is_the_mean_of_all_12_forums_and_missing_otherwise(tmp_path):
@@ -43,7 +49,7 @@ def test_missing_cells_stay_missing_in_every_format(tmp_path):
     write_report(tmp_path, "nfcorpus", "dense", "all-MiniLM-L6-v2", 0.3)
     write_report(tmp_path, "scifact", "bm25", "bm25s", 0.68)
 
-    table = build_table(tmp_path)
+    table = build_table(tmp_path, _published(tmp_path))
 
     assert math.isnan(table.loc["NFCorpus", "BM25"])
     assert "| NFCorpus | – | 0.3000 |" in render(table, "md")
@@ -84,18 +90,15 @@ def test_beir_average_needs_all_18_and_leaves_ms_marco_out(tmp_path):
 
 
 def test_published_numbers_stand_beside_ours_with_the_difference(tmp_path):
-    published = tmp_path / "published" / "beir_ndcg10.csv"
-    published.parent.mkdir()
-    published.write_text(
-        "dataset,model,ndcg@10,source\n"
+    published = _published(
+        tmp_path,
         "scifact,all-MiniLM-L6-v2,0.6451,MTEB results of sentence-transformers/all-MiniLM-L6-v2\n"
         "nfcorpus,all-MiniLM-L6-v2,0.3159,MTEB results of sentence-transformers/all-MiniLM-L6-v2\n"
-        "scifact,BM25 (bm25s),0.6874,MTEB baseline-bm25s\n"
-    )
+        "scifact,BM25 (bm25s),0.6874,MTEB baseline-bm25s\n")
     write_report(tmp_path, "scifact", "dense", "sentence-transformers/all-MiniLM-L6-v2", 0.6)
     write_report(tmp_path, "scifact", "bm25", "bm25s", 0.7)
 
-    table = build_table(tmp_path)
+    table = build_table(tmp_path, published)
 
     assert list(table.columns) == ["BM25", "published: BM25 (bm25s)", "Δ BM25",
                                    DENSE, "published: all-MiniLM-L6-v2", f"Δ {DENSE}"]
@@ -119,12 +122,10 @@ def test_useb_reports_stay_out_of_the_beir_table(tmp_path):
 
 
 def test_a_run_on_the_first_queries_only_gets_no_published_number(tmp_path):
-    published = tmp_path / "published" / "beir_ndcg10.csv"
-    published.parent.mkdir()
-    published.write_text("dataset,model,ndcg@10,source\nscifact,BM25 (bm25s),0.6874,MTEB baseline-bm25s\n")
+    published = _published(tmp_path, "scifact,BM25 (bm25s),0.6874,MTEB baseline-bm25s\n")
     write_report(tmp_path, "scifact", "bm25", "bm25s-k0_9-b0_4-first50q", 0.7, max_queries=50)
 
-    table = build_table(tmp_path)
+    table = build_table(tmp_path, published)
 
     assert list(table.columns) == ["BM25 [max_queries=50]"]
     assert "BM25 [max_queries=50]: first 50 queries only; not set against published numbers." in table.attrs["notes"]
@@ -148,7 +149,7 @@ def test_dataset_filter_keeps_only_those_rows(tmp_path):
 
 
 def test_shipped_published_csv_holds_the_reference_numbers():
-    wide, sources = read_published(REPO / "results" / "published" / "beir_ndcg10.csv")
+    wide, sources = read_published()
     sgpt = [f"SGPT-{size}-weightedmean-msmarco-specb-bitfit" for size in ("125M", "1.3B", "2.7B", "5.8B")]
     public = ["trec-covid", "nfcorpus", "nq", "hotpotqa", "fiqa", "arguana", "webis-touche2020", "cqadupstack",
               "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact", "msmarco"]
@@ -181,7 +182,7 @@ def test_cross_encoder_table_has_the_18_and_the_11_dataset_averages(tmp_path):
         write_report(tmp_path, name, "rerank", "EleutherAI/gpt-neo-125M", 0.5)
     write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)  # not a cross-encoder table system
 
-    table = build_paper_table(tmp_path, "ce", REPO / "results" / "published" / "beir_ndcg10.csv")
+    table = build_paper_table(tmp_path, "ce")  # the published numbers shipped with the package
 
     # By hand: the 11 sum to 5.3; the other 7 are 6 x 0.10 and CQADupStack's mean 0.355.
     assert table.loc[AVERAGE_11_LABEL, GPT_J] == pytest.approx(5.3 / 11)
@@ -206,7 +207,7 @@ def test_bi_encoder_table_shows_the_papers_columns_and_leaves_re_rankers_out(tmp
     write_report(tmp_path, "scifact", "dense", "Muennighoff/SGPT-125M-weightedmean-msmarco-specb-bitfit", 0.57)
     write_report(tmp_path, "scifact", "rerank", "EleutherAI/gpt-j-6B", 0.68)
 
-    table = build_paper_table(tmp_path, "be", REPO / "results" / "published" / "beir_ndcg10.csv")
+    table = build_paper_table(tmp_path, "be")
 
     system = "SGPT-125M-weightedmean-msmarco-specb-bitfit (dense)"
     assert list(table.columns[:3]) == [system, "published: SGPT-125M-weightedmean-msmarco-specb-bitfit", f"Δ {system}"]
@@ -218,7 +219,7 @@ def test_bi_encoder_table_shows_the_papers_columns_and_leaves_re_rankers_out(tmp
 
 def test_paper_tables_from_the_command_line(tmp_path, capsys):
     write_report(tmp_path, "scifact", "rerank", "EleutherAI/gpt-j-6B", 0.68)
-    args = ["table", "--results-dir", str(tmp_path), "--published-csv", str(REPO / "results" / "published" / "beir_ndcg10.csv")]
+    args = ["table", "--results-dir", str(tmp_path)]
 
     assert main([*args, "--paper-table", "ce"]) == 0
     assert "| SciFact | 0.6800 | 0.6817 | -0.0017 |" in capsys.readouterr().out
@@ -231,4 +232,4 @@ def test_paper_tables_from_the_command_line(tmp_path, capsys):
 
     assert main(["table", "--results-dir", str(tmp_path), "--paper-table", "useb", "--format", "latex"]) == 2
     assert ("sgpt-eval: error: --paper-table useb: leave out --format (BEIR table options); "
-            "the USEB table is Markdown, its published rows from results/published/useb.csv") in capsys.readouterr().err
+            "the USEB table is Markdown, its published rows from the package's useb.csv") in capsys.readouterr().err

@@ -76,9 +76,13 @@ def _single_method(method: str):
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:
-    given = {name: getattr(args, name) for name in _RUN_OPTIONS
-             if getattr(args, name) != RunSettings.__dataclass_fields__[name].default}
-    _execute([spec.overriding(given) for spec in run_specs(args)], args, cache_dir, force=args.force)
+    _execute([spec.overriding(run_options(args)) for spec in run_specs(args)], args, cache_dir, force=args.force)
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """The run options the command line sets (those not left at their defaults), for every spec they apply to."""
+    return {name: getattr(args, name) for name in _RUN_OPTIONS
+            if getattr(args, name) != RunSettings.__dataclass_fields__[name].default}
 
 
 def run_specs(args: argparse.Namespace) -> list[RunSpec]:

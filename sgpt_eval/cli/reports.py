@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SgptEvalError
@@ -20,7 +21,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _add_results_dir(table)
     table.add_argument("--format", choices=("md", "latex", "csv"), default="md", help="what to print (all three are written)")
     table.add_argument("--dataset", action="append", default=[], help="only this BEIR dataset (repeatable)")
-    table.add_argument("--published-csv", type=Path, help="published scores (default: RESULTS_DIR/published/beir_ndcg10.csv)")
+    table.add_argument("--published-csv", type=Path, help="published scores (default: the package's beir_ndcg10.csv)")
     table.add_argument("--published", action="append", default=[],
                        help="also show this published column, e.g. 'SGPT-5.8B-weightedmean-msmarco-specb-bitfit' (repeatable)")
     table.add_argument("--output-dir", type=Path, help="where the .md/.tex/.csv files go (default: RESULTS_DIR/tables)")
@@ -65,39 +66,52 @@ def _defaults(parser: argparse.ArgumentParser, handler) -> None:
 
 
 def _table(args: argparse.Namespace, cache_dir: Path) -> None:
-    from ..reports.tables import build_paper_table, build_table, render, write_tables
-
     output_dir = args.output_dir or args.results_dir / "tables"
     if args.paper_table == "useb":
         _useb_table(args, output_dir)
         return
-    if args.paper_table:
-        table = build_paper_table(args.results_dir, args.paper_table, args.published_csv, args.dataset, args.published)
+    print(write_beir_table(args.results_dir, output_dir, args.paper_table, args.format, args.published_csv,
+                           args.dataset, args.published), end="")
+
+
+def write_beir_table(results_dir: Path, output_dir: Path, paper_table: str | None = None, fmt: str = "md",
+                     published_csv: Path | None = None, datasets: Sequence[str] = (),
+                     published: Sequence[str] = ()) -> str:
+    """A BEIR table (the paper's `be` or `ce`, or every system) written in every format under
+    `output_dir`; returned in `fmt`."""
+    from ..reports.tables import build_paper_table, build_table, render, write_tables
+
+    if paper_table:
+        table = build_paper_table(results_dir, paper_table, published_csv, datasets, published)
     else:
-        table = build_table(args.results_dir, args.published_csv, args.dataset, args.published)
-    stem = "-".join(["beir_ndcg10", *([args.paper_table] if args.paper_table else []), *sorted(set(args.dataset))])
+        table = build_table(results_dir, published_csv, datasets, published)
+    stem = "-".join(["beir_ndcg10", *([paper_table] if paper_table else []), *sorted(set(datasets))])
     for path in write_tables(table, output_dir, stem):
         log.info("wrote %s", path)
-    print(render(table, args.format), end="")
+    return render(table, fmt)
 
 
 def _useb_table(args: argparse.Namespace, output_dir: Path) -> None:
-    """The USEB table of `sgpt-eval useb-table`, written as useb.md beside the BEIR tables."""
-    from ..reports.useb_table import useb_table
-    from ..storage import atomic_open
-
     refused = {"--format": args.format != "md", "--dataset": args.dataset, "--published-csv": args.published_csv,
                "--published": args.published}
     given = [flag for flag, value in refused.items() if value]
     if given:
         raise SgptEvalError(f"--paper-table useb: leave out {', '.join(given)} (BEIR table options); "
-                            "the USEB table is Markdown, its published rows from results/published/useb.csv")
-    text = useb_table(args.results_dir) + "\n"
+                            "the USEB table is Markdown, its published rows from the package's useb.csv")
+    print(write_useb_table(args.results_dir, output_dir), end="")
+
+
+def write_useb_table(results_dir: Path, output_dir: Path) -> str:
+    """The USEB table of `sgpt-eval useb-table`, written as useb.md beside the BEIR tables and returned."""
+    from ..reports.useb_table import useb_table
+    from ..storage import atomic_open
+
+    text = useb_table(results_dir) + "\n"
     path = output_dir / "useb.md"
     with atomic_open(path) as handle:
         handle.write(text)
     log.info("wrote %s", path)
-    print(text, end="")
+    return text
 
 
 def _compare(args: argparse.Namespace, cache_dir: Path) -> None:

@@ -60,7 +60,7 @@ def _useb(args: argparse.Namespace, cache_dir: Path) -> None:
         lambda: SGPTBiEncoder.from_options(options, cache_dir), args.split,
     )
     for outcome in outcomes:
-        _print_outcome(outcome, args.model)
+        print_useb_outcome(outcome, args.model)
     evaluated = [outcome for outcome in outcomes if outcome.report]
     if evaluated:
         print()
@@ -72,7 +72,7 @@ def _useb(args: argparse.Namespace, cache_dir: Path) -> None:
         raise SgptEvalError("useb: no dataset could be evaluated (see the lines above); pass --data-dir with USEB's data-eval")
 
 
-def _print_outcome(outcome: UsebOutcome, model: str) -> None:
+def print_useb_outcome(outcome: UsebOutcome, model: str) -> None:
     if outcome.problem:
         status = "missing" if outcome.absent else "error"
         print(f"{outcome.dataset}\t{status}\t{outcome.problem}", file=sys.stderr)

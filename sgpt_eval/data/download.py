@@ -47,6 +47,9 @@ BEIR_MD5 = {
     "climate-fever": "8b66f0a9126c521bae2bde127b4dc99d",
     "scifact": "5f7d1de60b170fc8027bb7898e2efca1",
 }
+# BEIR's datasets that its authors may not redistribute: official, but with no zip to download.
+# Not on disk, they are unavailable (a batch with --skip-unavailable goes on without them), never unknown.
+BEIR_NOT_REDISTRIBUTED = ("bioasq", "signal1m", "trec-news", "robust04")
 
 
 def ensure_dataset(name: str, data_dir: Path) -> Path:
@@ -58,10 +61,16 @@ def ensure_dataset(name: str, data_dir: Path) -> Path:
     if given is not None:
         raise SgptEvalError(f"dataset folder {given}: no corpus.jsonl in it; give a folder in BEIR layout")
     archive_name = name.split("/")[0]  # cqadupstack/android comes in cqadupstack.zip
+    if name in BEIR_NOT_REDISTRIBUTED:
+        raise Unavailable(
+            f"dataset {name}: not in {data_dir}, and BEIR may not redistribute it (no public download); "
+            f"obtain it from its own source, write it in BEIR layout to {folder}, or pass --data-dir"
+        )
     if archive_name not in BEIR_MD5:
         raise SgptEvalError(
             f"unknown dataset '{name}': no {folder}/corpus.jsonl and it is not an official BEIR dataset "
-            f"(known: {', '.join(sorted(BEIR_MD5))}); put a BEIR-layout folder there or pass --data-dir"
+            f"(known: {', '.join(sorted([*BEIR_MD5, *BEIR_NOT_REDISTRIBUTED]))}); put a BEIR-layout folder there "
+            "or pass --data-dir"
         )
     if (data_dir / archive_name).exists() and archive_name != name:
         raise SgptEvalError(f"dataset {name}: {data_dir / archive_name} exists but has no {name.split('/', 1)[1]}/corpus.jsonl")

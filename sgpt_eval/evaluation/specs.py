@@ -155,13 +155,17 @@ class RunSpec:
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **taken))
 
 
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SgptEvalError(f"{path}: cannot read the run configuration ({exc})") from None
+
+
 def read_config(path: Path) -> list[RunSpec]:
     """`datasets = [...]` and `[[runs]]` tables, each a `method` plus that method's settings
     (and optionally its own `datasets`)."""
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SgptEvalError(f"{path}: cannot read the run configuration ({exc})") from None
+    config = _read_toml(path)
     specs = []
     for number, run in enumerate(config.get("runs", []), start=1):
         run = dict(run)
@@ -174,3 +178,22 @@ def read_config(path: Path) -> list[RunSpec]:
     if not specs:
         raise SgptEvalError(f"{path}: no [[runs]] to do")
     return specs
+
+
+def read_useb_models(path: Path) -> list[ModelOptions]:
+    """A config's `[useb]` table (`sgpt-eval paper`; `run` ignores it): `models = [...]`, each evaluated
+    on USEB with the table's other keys as its model options (e.g. `dtype = "float16"`)."""
+    table = dict(_read_toml(path).get("useb", {}))
+    models = table.pop("models", [])
+    where = f"{path}, [useb]"
+    if not isinstance(models, list) or not all(isinstance(name, str) for name in models):
+        raise SgptEvalError(f"{where}: models must be a list of model names")
+    allowed = set(MODEL_FIELDS["dense"]) - {"model"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise SgptEvalError(f"{where}: {', '.join(unknown)} not options of a USEB run "
+                            f"(those are: models, {', '.join(sorted(allowed))})")
+    try:
+        return [ModelOptions(model=name, **table) for name in models]
+    except (TypeError, SgptEvalError) as exc:
+        raise SgptEvalError(f"{where}: {exc}") from None

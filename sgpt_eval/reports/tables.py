@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +60,8 @@ CE_11 = ("trec-covid", "nfcorpus", "hotpotqa", "fiqa", "arguana", "webis-touche2
 AVERAGE_11_LABEL = "Average (11 datasets)"
 MISSING = "–"
 PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
+# The published numbers with their sources, shipped inside the package so that an installed copy has them.
+PUBLISHED_CSV = resources.files(__package__) / "published" / "beir_ndcg10.csv"
 TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
 REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "max_queries", "evaluation_split", "path")
 
@@ -129,10 +133,11 @@ def _system_order(reports: pd.DataFrame, system: str) -> tuple:
     return method_rank, row["method"], size, system
 
 
-def read_published(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+def read_published(path: Path | Traversable = PUBLISHED_CSV) -> tuple[pd.DataFrame, dict[str, str]]:
     """Published NDCG@10 as datasets x models, and each model's source(s) as one line."""
     try:
-        table = pd.read_csv(path, dtype={"dataset": str, "model": str, "source": str})
+        with path.open(encoding="utf-8") as handle:
+            table = pd.read_csv(handle, dtype={"dataset": str, "model": str, "source": str})
     except FileNotFoundError:
         raise SgptEvalError(f"{path}: no such published-scores CSV; pass --published-csv or restore the file") from None
     if tuple(table.columns) != PUBLISHED_COLUMNS:
@@ -198,7 +203,7 @@ def build_table(
 ) -> pd.DataFrame:
     """The paper-layout table of NDCG@10: our systems, their published numbers and the differences.
 
-    `published_csv` defaults to results/published/beir_ndcg10.csv when it exists; `datasets`
+    `published_csv` defaults to the numbers shipped with the package (PUBLISHED_CSV); `datasets`
     keeps only those rows (and averages over them); `extra_published` adds published-only
     columns such as the paper's BM25 or SGPT-5.8B; `methods` keeps only those methods' reports;
     `averages_over` adds a row per label, the mean over those datasets in each column that has all of
@@ -222,7 +227,7 @@ def build_table(
     notes += [f"{system}: first {max_queries:g} queries only; not set against published numbers."
               for system, max_queries in reports.groupby("system")["max_queries"].max().dropna().items()]
 
-    published, sources = _published(results_dir, published_csv)
+    published, sources = read_published(published_csv or PUBLISHED_CSV)
     columns, pairs = _columns(ours, reports, published, extra_published)
     notes += [f"{name} -- {sources[name.removeprefix('published: ')]}" for name in columns if name.startswith("published: ")]
 
@@ -279,20 +284,10 @@ def _columns(
             columns[f"published: {reference}"] = published[reference]
             pairs.append((system, f"published: {reference}", f"Δ {system}"))
     for name in extra_published:
-        if published.columns.empty:
-            raise SgptEvalError(f"--published {name}: no published-scores CSV was read; pass --published-csv "
-                                "(default: RESULTS_DIR/published/beir_ndcg10.csv)")
         if name not in published:
             raise SgptEvalError(f"--published {name}: not in the published CSV; choose from {', '.join(published.columns)}")
         columns.setdefault(f"published: {name}", published[name])
     return columns, pairs
-
-
-def _published(results_dir: Path, published_csv: Path | None) -> tuple[pd.DataFrame, dict[str, str]]:
-    default = results_dir / "published" / "beir_ndcg10.csv"
-    if published_csv is None and not default.is_file():
-        return pd.DataFrame(dtype=float), {}
-    return read_published(published_csv or default)
 
 
 def _average_18(values: pd.DataFrame, published: pd.DataFrame) -> pd.Series:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ..data.useb import DATASETS
@@ -16,7 +18,8 @@ from ..errors import SgptEvalError
 from .schema import find_reports
 from .systems import labels
 
-PUBLISHED_CSV = Path(__file__).resolve().parents[2] / "results" / "published" / "useb.csv"
+# The published rows with their sources, shipped inside the package so that an installed copy has them.
+PUBLISHED_CSV = resources.files(__package__) / "published" / "useb.csv"
 TITLES = {"askubuntu": "AskUbuntu", "cqadupstack": "CQADupStack", "twitterpara": "TwitterPara", "scidocs": "SciDocs"}
 MISSING = "missing"
 
@@ -29,11 +32,11 @@ class TableRow:
     average: float | None
 
 
-def published_rows(path: Path = PUBLISHED_CSV) -> list[TableRow]:
+def published_rows(path: Path | Traversable = PUBLISHED_CSV) -> list[TableRow]:
     """The published SGPT nli rows, with the source each number comes from."""
     if not path.is_file():
         raise SgptEvalError(f"{path}: the published USEB scores are missing; pass --published with the CSV")
-    with open(path, encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         wanted = {"model", *DATASETS, "avg", "source"}
         if not wanted <= set(reader.fieldnames or ()):
@@ -79,9 +82,8 @@ def _cell(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}"
 
 
-def useb_table(
-    output_dir: Path, split: str = "test", models: Sequence[str] | None = None, published: Path = PUBLISHED_CSV
-) -> str:
+def useb_table(output_dir: Path, split: str = "test", models: Sequence[str] | None = None,
+               published: Path | Traversable = PUBLISHED_CSV) -> str:
     """The published rows, then ours, as a Markdown table."""
     measured = measured_rows(output_dir, split, models)
     if models and not measured:
