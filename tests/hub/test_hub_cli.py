@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import GATED, GPT_J, MSMARCO, REPO, hub_env, run_cli
+from .conftest import GATED, GPT_J, MSMARCO, hub_env, run_cli
 
-PUBLISHED = REPO / "results" / "published" / "beir_ndcg10.csv"
 
 
 def _scifact_slice(source: Path, target: Path, queries: int = 5, extra_docs: int = 40) -> Path:
@@ -116,14 +115,12 @@ def test_a_small_paper_grid_runs_from_its_config_to_the_three_tables(hub, scifac
     md5 = hashlib.md5((root / "scifact.zip").read_bytes()).hexdigest()
     config = tmp_path / "grid.toml"
     config.write_text(GRID)
-    results, tables = tmp_path / "results", tmp_path / "tables"
+    results = tmp_path / "results"
+    tables = results / "tables"
     env = {**hub_env(hub, tmp_path), "SGPT_EVAL_BEIR_URL": url}
-    table = ["table", "--results-dir", str(results), "--output-dir", str(tables)]
-    published = ["--published-csv", str(PUBLISHED)]
-    result = run_cli(env, ["run", "--config", str(config), "--skip-unavailable", "--data-dir", str(tmp_path / "data"),
-                           "--output-dir", str(results), "--threads", "1", "-q"],
-                     [*table, *published, "--paper-table", "be"], [*table, *published, "--paper-table", "ce"],
-                     [*table, "--paper-table", "useb"],
+    result = run_cli(env, ["paper", "--config", str(config), "--data-dir", str(tmp_path / "data"),
+                           "--useb-data-dir", str(tmp_path / "no-useb"), "--output-dir", str(results),
+                           "--threads", "1", "-q"],
                      beir_md5={"scifact": md5})
     assert result.returncode == 0, result.stderr
     (skipped,) = [line for line in result.stderr.splitlines() if "skipped:" in line]
