@@ -1,7 +1,8 @@
 """The command line against the stand-in hub, in a subprocess (HF_ENDPOINT and HF_HUB_CACHE are read
 when huggingface_hub is imported): a preset evaluates with no extra flag and records the hub
-commit, runs again offline without a request, and a small paper grid runs from a config to the
-paper's tables, its dataset downloaded as a zip with its MD5 checked, a gated model skipped in one line."""
+commit, runs again offline without a request, and a small paper grid runs through `sgpt-eval
+paper` (`make paper`'s command) from a config to the paper's tables, its dataset downloaded as a
+zip with its MD5 checked, a gated model skipped in one line."""
 
 from __future__ import annotations
 
