@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 DOCS = {
@@ -28,3 +30,11 @@ def write_beir(folder: Path, docs=DOCS, queries=QUERIES, qrels=QRELS, split: str
         for query_id, doc_id, score in qrels:
             out.write(f"{query_id}\t{doc_id}\t{score}\n")
     return folder
+
+
+def zip_dataset(source: Path, archive: Path, name: str) -> str:
+    """`source` zipped as BEIR ships a dataset (`name/...`); the archive's MD5."""
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(source.rglob("*")):
+            zipped.write(path, f"{name}/{path.relative_to(source)}")
+    return hashlib.md5(archive.read_bytes()).hexdigest()

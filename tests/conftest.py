@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,18 @@ def scifact_dir() -> Path:
             pytest.fail(f"{SHARED_BEIR}/scifact is missing on CI")
         pytest.skip(f"real SciFact not found at {SHARED_BEIR}")
     return SHARED_BEIR
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A plain HTTP file server on 127.0.0.1 over an empty folder, standing in for a download
+    address (BEIR's, USEB's): (the folder, its URL)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

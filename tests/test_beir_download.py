@@ -1,9 +1,5 @@
 """Download, checksum and safe unpacking, against a zip served on 127.0.0.1."""
 
-import functools
-import hashlib
-import http.server
-import threading
 import zipfile
 
 import pytest
@@ -11,32 +7,17 @@ import pytest
 from sgpt_eval.data import beir as beir_data, download as beir_download
 from sgpt_eval.errors import SgptEvalError, Unavailable
 
-from .beir_fixtures import write_beir
+from .beir_fixtures import write_beir, zip_dataset
 
 
 @pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-def _zip_dataset(source, archive, name):
-    with zipfile.ZipFile(archive, "w") as zipped:
-        for path in sorted(source.rglob("*")):
-            zipped.write(path, f"{name}/{path.relative_to(source)}")
-    return hashlib.md5(archive.read_bytes()).hexdigest()
+def server(file_server):
+    return file_server
 
 
 def test_downloads_checks_and_unpacks(server, tmp_path, monkeypatch):
     root, url = server
-    md5 = _zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
+    md5 = zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
     monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
     monkeypatch.setitem(beir_download.BEIR_MD5, "scifact", md5)
     dataset = beir_data.load("scifact", tmp_path / "data")
@@ -46,7 +27,7 @@ def test_downloads_checks_and_unpacks(server, tmp_path, monkeypatch):
 
 def test_checksum_mismatch_unpacks_nothing(server, tmp_path, monkeypatch):
     root, url = server
-    _zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
+    zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
     monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
     with pytest.raises(SgptEvalError, match="the published one is 5f7d1de6"):
         beir_data.load("scifact", tmp_path / "data")

@@ -6,16 +6,12 @@ zip with its MD5 checked, a gated model skipped in one line."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
 import json
-import threading
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from ..beir_fixtures import zip_dataset
 from .conftest import GATED, GPT_J, MSMARCO, hub_env, run_cli
 
 
@@ -66,20 +62,6 @@ def test_a_preset_evaluates_records_the_commit_and_runs_again_offline_without_a_
     assert again["metrics"]["NDCG@10"] == report["metrics"]["NDCG@10"]
 
 
-@pytest.fixture
-def dataset_server(tmp_path):
-    """A plain file server on 127.0.0.1 standing in for BEIR's download address."""
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 GRID = """
 datasets = ["scifact"]
 
@@ -106,14 +88,11 @@ model = "meta-llama/Llama-2-7b-hf"
 """
 
 
-def test_a_small_paper_grid_runs_from_its_config_to_the_three_tables(hub, scifact_dir, dataset_server, tmp_path):
-    root, url = dataset_server
+def test_a_small_paper_grid_runs_from_its_config_to_the_three_tables(hub, scifact_dir, file_server, tmp_path):
+    root, url = file_server
     source = _scifact_slice(scifact_dir / "scifact", tmp_path / "slice" / "scifact")
-    with zipfile.ZipFile(root / "scifact.zip", "w") as archive:
-        for path in sorted(source.rglob("*")):
-            archive.write(path, f"scifact/{path.relative_to(source)}")
     # BEIR publishes the MD5 of its own zip; this one's is published to the run the same way.
-    md5 = hashlib.md5((root / "scifact.zip").read_bytes()).hexdigest()
+    md5 = zip_dataset(source, root / "scifact.zip", "scifact")
     config = tmp_path / "grid.toml"
     config.write_text(GRID)
     results = tmp_path / "results"
