@@ -29,11 +29,12 @@ PIP := pip install -q --disable-pip-version-check
 PIP_CHECK = $(1)/pip check | { ! grep -v -E '^No broken|^($(subst $() ,|,$(foreach r,$(NO_DEPS),$(firstword $(subst ==, ,$(r)))))) '; }
 
 # Every package from the lock, hashes checked, then torch from TORCH (its own dependencies are
-# already there, locked), then the project itself.
+# already there, locked; pip's conflict warning would only name those NO_DEPS leaves out), then
+# the project itself, then the same check less those.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/$(PIP) --require-hashes --no-deps -r requirements.lock
-	$(BIN)/$(PIP) "$(TORCH)"
+	$(BIN)/$(PIP) --no-warn-conflicts "$(TORCH)"
 	$(BIN)/$(PIP) --no-deps --no-build-isolation -e .
 	$(call PIP_CHECK,$(BIN))
 	rm -f $(VENV)/.installed-* && touch $@
@@ -63,7 +64,7 @@ lock:
 check-latest: $(TOKENIZER)
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp/venv" && \
 	"$$tmp/venv/bin/"$(PIP) "$(TORCH)" && \
-	"$$tmp/venv/bin/"$(PIP) --upgrade --upgrade-strategy eager -e '.[offline,test]' && \
+	"$$tmp/venv/bin/"$(PIP) -e '.[offline,test]' && \
 	"$$tmp/venv/bin/"$(PIP) --no-deps $(NO_DEPS) && \
 	$(call PIP_CHECK,"$$tmp/venv/bin") && \
 	"$$tmp/venv/bin/pip" list --format freeze && \
