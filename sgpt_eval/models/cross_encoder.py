@@ -26,6 +26,7 @@ same scores:
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -176,6 +177,7 @@ class SGPTCrossEncoder:
             )
         self.model.to(self.device).eval()
         self.body = self.model.base_model
+        self.cache_argument = cache_argument(self.body)
         self.lm_head = self.model.get_output_embeddings()
         # A half-precision model projects onto the vocabulary in float32 (only at the query positions).
         weight = self.lm_head.weight
@@ -303,9 +305,8 @@ class SGPTCrossEncoder:
             cache = self.instruction_cache(prompts[0][:shared])
             cache.batch_repeat_interleave(len(layout))
         segments = segments.to(self.device)
-        hidden = self.body(input_ids=ids.to(self.device), attention_mask=self.packing_mask(segments, shared),
-                           position_ids=positions.to(self.device), past_key_values=cache,
-                           use_cache=cache is not None).last_hidden_state
+        hidden = self.forward(cache, input_ids=ids.to(self.device), attention_mask=self.packing_mask(segments, shared),
+                              position_ids=positions.to(self.device))
         return hidden[segments > 0]  # row by row, segment by segment: the order of the pairs
 
     def packing_mask(self, segments: torch.Tensor, shared: int) -> torch.Tensor:
@@ -365,17 +366,21 @@ class SGPTCrossEncoder:
             mask[r, :n] = 1
             positions[r] = torch.arange(len(pair.prefix) - 1, len(pair.prefix) - 1 + length)
         full_mask = torch.cat([prompt_mask[owner], mask], dim=1)
-        hidden = self.body(input_ids=ids.to(self.device), attention_mask=full_mask.to(self.device),
-                           position_ids=positions.to(self.device), past_key_values=cache, use_cache=True).last_hidden_state
+        hidden = self.forward(cache, input_ids=ids.to(self.device), attention_mask=full_mask.to(self.device),
+                              position_ids=positions.to(self.device))
         return hidden[mask.to(self.device).bool()]  # row by row: the order of the pairs
+
+    def forward(self, cache: DynamicCache | None, **inputs: torch.Tensor) -> torch.Tensor:
+        """The body's last hidden states, extending `cache` when one is given."""
+        return self.body(**inputs, **{self.cache_argument: cache}, use_cache=cache is not None).last_hidden_state
 
     def instruction_cache(self, ids: tuple[int, ...]) -> DynamicCache:
         """The key/value cache of token ids that every prompt of a batch begins with, run once, batch 1."""
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
-        self.body(input_ids=torch.tensor([ids], device=self.device),
-                  position_ids=torch.arange(len(ids), device=self.device)[None], past_key_values=cache, use_cache=True)
+        self.forward(cache, input_ids=torch.tensor([ids], device=self.device),
+                     position_ids=torch.arange(len(ids), device=self.device)[None])
         return cache
 
     def prompt_cache(self, prompts: list[tuple[int, ...]]) -> tuple[DynamicCache, torch.Tensor]:
@@ -410,8 +415,8 @@ class SGPTCrossEncoder:
             for number, layer in enumerate(instruction.layers):
                 cache.update(layer.keys[0][:, index].transpose(0, 1), layer.values[0][:, index].transpose(0, 1), number)
         if width > shared:
-            self.body(input_ids=ids[:, shared:].to(self.device), attention_mask=mask.to(self.device),
-                      position_ids=positions[:, shared:].to(self.device), past_key_values=cache, use_cache=True)
+            self.forward(cache, input_ids=ids[:, shared:].to(self.device), attention_mask=mask.to(self.device),
+                         position_ids=positions[:, shared:].to(self.device))
         return cache, mask
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -442,6 +447,12 @@ def _common_prefix_length(prompts: list[tuple[int, ...]]) -> int:
     for prompt in prompts[1:]:
         length = next((i for i in range(length) if prompt[i] != first[i]), length)
     return length
+
+
+def cache_argument(body: torch.nn.Module) -> str:
+    """The name the model's forward takes its key/value cache under: `cache` in recent transformers,
+    which deprecate the older `past_key_values`, else `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
 
 
 def attention_window(config) -> int | None:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import SgptEvalError
-from .schema import Report, find_reports, read_report
+from .schema import Report, find_reports, read_report, warn_version_differences
 from .systems import base_label
 
 TIE = 1e-9  # per-query scores are stored with 6 decimals; closer than this is the same score
@@ -142,6 +142,7 @@ def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permuta
         a, b = getattr(report_a.identity, key), getattr(report_b.identity, key)
         if a != b:
             raise SgptEvalError(f"{path_a} ({a}) and {path_b} ({b}): different {key}; compare runs of the same one")
+    warn_version_differences([report_a.versions, report_b.versions], f"{path_a} and {path_b}")
     return compare_scores(
         per_query(report_a, metric, path_a), per_query(report_b, metric, path_b),
         dataset=report_a.identity.dataset, metric=metric, name_a=base_label(report_a.identity),

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import SgptEvalError
 from ..models.store import slug
 from ..storage import digest, write_json
-from .schema import Identity, Report, find_reports, read_json, read_report
+from .schema import Identity, Report, find_reports, read_json, read_report, warn_version_differences
 
 DEFAULT_BASELINES = Path("results/baselines")
 BASELINE_KEYS = ("identity", "metric", "value", "tolerance", "command", "versions", "measured", "report")
@@ -86,7 +86,7 @@ def check(reports: Path | Iterable[Path], baselines_dir: Path = DEFAULT_BASELINE
     loaded = find_reports(Path(reports)) if whole_folder else [(Path(path), read_report(path)) for path in reports]
     measured = {pairing_key(report.identity): (path, report) for path, report in loaded}
 
-    failures = []
+    failures, versions = [], []
     for file in baseline_files:
         baseline = read_baseline(file)
         identity = baseline["identity"]
@@ -97,9 +97,11 @@ def check(reports: Path | Iterable[Path], baselines_dir: Path = DEFAULT_BASELINE
                                               f"{identity.method} {identity.label()} under {reports}; "
                                               f"re-run: {baseline['command']}"))
             continue
+        versions += [baseline["versions"], measured[key][1].versions]
         failure = _compare(file, baseline, *measured[key])
         if failure:
             failures.append(failure)
+    warn_version_differences(versions, f"the baselines in {baselines_dir} and the reports checked against them")
     return failures
 
 

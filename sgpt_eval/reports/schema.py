@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -42,6 +43,8 @@ BENCHMARKS = ("beir", "useb")
 PROVENANCE_SETTINGS = ("revision",)
 _PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "beir", "faiss-cpu", "faiss-gpu",
              "pytrec-eval-terrier", "numpy", "bm25s", "pandas", "scikit-learn", "scipy")
+# The libraries whose release alone can move a score (kernels, tokenization, search, BM25, metrics).
+NUMERIC_PACKAGES = ("torch", "transformers", "faiss-cpu", "faiss-gpu", "bm25s", "pytrec-eval-terrier")
 _GIT_TIMEOUT_S = 10
 
 
@@ -253,6 +256,23 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def version_differences(versions: Iterable[Mapping[str, str]]) -> str:
+    """The numerics libraries that these recorded `versions` (one mapping per report) name at more
+    than one version, e.g. "torch 2.13.0+cpu, 2.14.0; transformers 5.23.0, 5.25.0"; "" when they
+    agree. A report that does not record a library is no evidence either way."""
+    versions = list(versions)
+    seen = {name: sorted({recorded[name] for recorded in versions if name in recorded}) for name in NUMERIC_PACKAGES}
+    return "; ".join(f"{name} {', '.join(found)}" for name, found in seen.items() if len(found) > 1)
+
+
+def warn_version_differences(versions: Iterable[Mapping[str, str]], what: str) -> None:
+    """One warning line when `what` (the reports a table, comparison or regression check sets side
+    by side) were made with different versions of the libraries that move numbers."""
+    differences = version_differences(versions)
+    if differences:
+        log.warning("%s were made with different versions of libraries that move numbers: %s", what, differences)
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,7 +23,7 @@ from ..data.beir import CQADUPSTACK_FORUMS, default_split
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..storage import atomic_open
-from .schema import find_reports
+from .schema import find_reports, warn_version_differences
 from .systems import labels
 
 METRIC = "NDCG@10"
@@ -63,13 +63,14 @@ PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
 # The published numbers with their sources, shipped inside the package so that an installed copy has them.
 PUBLISHED_CSV = resources.files(__package__) / "published" / "beir_ndcg10.csv"
 TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
-REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "max_queries", "evaluation_split", "path")
+REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "max_queries", "evaluation_split", "path",
+                  "versions")
 
 
 def load_reports(results_dir: Path) -> pd.DataFrame:
     """One row per BEIR report: dataset, method, model, split, system (its column label),
     parameters, max_queries (set for runs on the first N queries only), whether the split is the
-    dataset's evaluation split, path and every metric."""
+    dataset's evaluation split, path, the package versions it was made with and every metric."""
     found = find_reports(results_dir, "beir")
     identities = [report.identity for _, report in found]
     rows = []
@@ -81,7 +82,7 @@ def load_reports(results_dir: Path) -> pd.DataFrame:
             "split": identity.split, "system": system, "parameters": preset.parameters if preset else math.nan,
             "max_queries": identity.settings.get("max_queries") or math.nan,
             "evaluation_split": identity.split == default_split(identity.dataset.split("/")[0]),
-            "path": str(path), **report.metrics,
+            "path": str(path), "versions": report.versions, **report.metrics,
         })
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*REPORT_COLUMNS, METRIC])
     _check_unique(frame)
@@ -222,6 +223,7 @@ def build_table(
         notes.append(f"{', '.join(custom)}: not BEIR datasets; shown after them and left out of every average.")
     if reports.empty:
         notes.append(f"No run reports under {results_dir}{' for ' + ', '.join(datasets) if datasets else ''}.")
+    warn_version_differences(reports["versions"], f"the reports in this table ({results_dir})")
     ours = system_scores(reports)
     notes += _partial_cqadupstack(reports)
     notes += [f"{system}: first {max_queries:g} queries only; not set against published numbers."

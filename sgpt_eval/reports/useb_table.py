@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..data.useb import DATASETS
 from ..errors import SgptEvalError
-from .schema import find_reports
+from .schema import find_reports, warn_version_differences
 from .systems import labels
 
 # The published rows with their sources, shipped inside the package so that an installed copy has them.
@@ -57,6 +57,7 @@ def measured_rows(output_dir: Path, split: str = "test", models: Sequence[str] |
     wanted = set(models) if models else None
     reports = [report for _, report in find_reports(output_dir, "useb") if report.identity.split == split
                and (wanted is None or report.identity.model_name in wanted or report.identity.model["model"] in wanted)]
+    warn_version_differences([report.versions for report in reports], f"the USEB reports in this table ({output_dir})")
     found: dict[str, dict[str, float | None]] = {}
     for report, label in zip(reports, labels([report.identity for report in reports])):
         name = label.replace(" (dense)", "")
