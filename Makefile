@@ -132,7 +132,7 @@ test-portable: $(STAMP) $(TOKENIZER)
 	OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 $(BIN)/python -m pytest -m "not integration" $(ARGS)
 
 # The package as users install it: the sdist, the wheel built from it and installed into a fresh
-# virtual environment outside the checkout (torch, then requirements.lock), and each command run there.
+# virtual environment outside the checkout (requirements.lock, then torch), and each command run there.
 check-wheel: install
 	BUILD_PYTHON=$(BIN)/python PYTHON=$(PYTHON) TORCH='$(TORCH)' tests/installed_package.sh
 

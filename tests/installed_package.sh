@@ -30,15 +30,15 @@ for file in beir_ndcg10.csv useb.csv; do
     holds "$work/wheel.txt" "sgpt_eval/reports/published/$file"
 done
 
-step "a fresh virtual environment: torch, the locked dependencies, the wheel"
+step "a fresh virtual environment: the locked dependencies, torch, the wheel"
 "${PYTHON:-python3}" -m venv "$work/venv"
 pip=("$work/venv/bin/python" -m pip install -q --disable-pip-version-check --no-compile)
-"${pip[@]}" "${TORCH:-torch}"
 if [ -n "${LOCK:-}" ]; then
     "${pip[@]}" --no-deps -r "$LOCK"
 else
     "${pip[@]}" --require-hashes --no-deps -r "$repo/requirements.lock"
 fi
+"${pip[@]}" --no-warn-conflicts "${TORCH:-torch}"  # its dependencies are there already, at the locked versions
 "${pip[@]}" --no-deps "$wheel"
 
 step "the commands, run from outside the checkout"
