@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from sgpt_eval.cli import main
+from sgpt_eval.errors import SgptEvalError
+from sgpt_eval.evaluation import pipeline
+from sgpt_eval.evaluation.specs import read_config
+from sgpt_eval.reports.tables import build_table
+
+from ..beir_fixtures import write_beir
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "runs.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_expands_datasets_and_checks_option_names(tmp_path, tiny_gpt_neo):
+    specs = read_config(_config(tmp_path, f'''
+datasets = ["toy", "cqadupstack"]
+[[runs]]
+method = "bm25"
+[[runs]]
+method = "dense"
+model = "{tiny_gpt_neo}"
+datasets = ["toy"]
+'''))
+    assert [(s.dataset, s.method) for s in specs][:2] == [("toy", "bm25"), ("cqadupstack/android", "bm25")]
+    assert len(specs) == 14 and specs[-1].method == "dense"
+    with pytest.raises(SgptEvalError, match=r"runs\.toml, runs #1: poolng not options of dense"):
+        read_config(_config(tmp_path, 'datasets = ["toy"]\n[[runs]]\nmethod = "dense"\npoolng = "mean"\n'))
+    with pytest.raises(SgptEvalError, match="method 'sparse' is not one of"):
+        read_config(_config(tmp_path, 'datasets = ["toy"]\n[[runs]]\nmethod = "sparse"\n'))
+    with pytest.raises(SgptEvalError, match="runs #1: template not options of dense"):
+        read_config(_config(tmp_path, f'datasets = ["toy"]\n[[runs]]\nmodel = "{tiny_gpt_neo}"\ntemplate = "x"\n'))
+
+
+def test_finished_runs_are_skipped(tmp_path, tiny_gpt_neo, monkeypatch):
+    write_beir(tmp_path / "data" / "toy")
+    specs = read_config(_config(tmp_path, f'''
+datasets = ["toy"]
+[[runs]]
+method = "bm25"
+top_k = 2
+[[runs]]
+method = "dense"
+model = "{tiny_gpt_neo}"
+device = "cpu"
+'''))
+    out = tmp_path / "out"
+    first = [outcome.path for outcome in pipeline.run_all(specs, tmp_path / "data", out, tmp_path / "cache")]
+    assert all(path.is_file() for path in first) and first[0].parent.name == "bm25"
+    stamps = [path.stat().st_mtime_ns for path in first]
+    monkeypatch.setattr(pipeline, "write_report", lambda *a, **k: pytest.fail("a finished run ran again"))
+    again = pipeline.run_all(specs, tmp_path / "data", out, tmp_path / "cache")
+    assert [outcome.path for outcome in again] == first and all(outcome.skipped for outcome in again)
+    assert [path.stat().st_mtime_ns for path in first] == stamps
+
+
+def test_two_configurations_and_two_splits_get_their_own_reports(tmp_path, tiny_gpt_neo, capsys):
+    """Ablations never overwrite each other: each setting that changes the numbers is a new report,
+    the table shows every configuration labelled by what differs, and `run` skips only what it has."""
+    data = tmp_path / "data"
+    write_beir(data / "toy")
+    write_beir(data / "toy", split="dev")
+    common = ["--data-dir", str(data), "--output-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]
+    dense = ["eval", "--dataset", "toy", "--model", str(tiny_gpt_neo), "--device", "cpu", *common]
+    assert main([*dense, "--max-length", "16"]) == 0
+    assert main([*dense, "--max-length", "32"]) == 0
+    assert main([*dense, "--max-length", "32", "--split", "dev"]) == 0
+    reports = sorted((tmp_path / "results" / "beir" / "toy" / "dense").glob("*.json"))
+    assert len(reports) == 3
+    identities = [json.loads(path.read_text())["identity"] for path in reports]
+    assert sorted((i["split"], i["model"]["max_length"]) for i in identities) == [("dev", 32), ("test", 16), ("test", 32)]
+
+    table = build_table(tmp_path / "results")
+    columns = [name for name in table.columns if not name.startswith(("published", "Δ"))]
+    assert len(columns) == 3 and any("max_length=16" in name for name in columns)
+    assert any("max_length=32" in name and "split=dev" in name for name in columns)
+    capsys.readouterr()
+
+    config = _config(tmp_path, f'datasets = ["toy"]\n[[runs]]\nmodel = "{tiny_gpt_neo}"\ndevice = "cpu"\nmax_length = 32\n')
+    assert main(["run", "--config", str(config), *common]) == 0
+    assert "(already measured)" in capsys.readouterr().out
+    changed = _config(tmp_path, f'datasets = ["toy"]\n[[runs]]\nmodel = "{tiny_gpt_neo}"\ndevice = "cpu"\nmax_length = 24\n')
+    assert main(["run", "--config", str(changed), *common]) == 0
+    assert "(already measured)" not in capsys.readouterr().out
+    assert len(list((tmp_path / "results" / "beir" / "toy" / "dense").glob("*.json"))) == 4

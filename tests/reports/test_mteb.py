@@ -1,0 +1,172 @@
+"""MTEB: our BEIR reports read back by mteb's own loader, and SGPT bi-encoders behind MTEB's
+encoder interface giving the vectors (and brackets) SGPTBiEncoder gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sgpt_eval.cli import main
+from sgpt_eval.reports.schema import read_report, write_report as write
+
+from ..synthetic_reports import write_report
+
+mteb = pytest.importorskip("mteb")
+
+SGPT = "SGPT-125M-weightedmean-msmarco-specb-bitfit"
+SGPT_HUB = f"Muennighoff/{SGPT}"
+
+
+def _export(results: Path, out: Path) -> int:
+    return main(["export", "--format", "mteb", "--results-dir", str(results), "--output-dir", str(out)])
+
+
+def _loaded(out: Path, **options) -> dict[tuple[str, str, str], object]:
+    """(model, revision, task) -> TaskResult, as mteb's ResultCache loads them."""
+    results = mteb.ResultCache(out).load_results(include_remote=False, **options)
+    return {(model.model_name, model.model_revision, task.task_name): task
+            for model in results.model_results for task in model.task_results}
+
+
+def _error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_exported_reports_load_in_mteb_with_our_ndcg_at_10(tmp_path, capsys):
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    write_report(results, "scifact", "dense", SGPT, 0.61)
+    write_report(results, "msmarco", "dense", SGPT, 0.42)
+    write_report(results, "cqadupstack/android", "bm25", "bm25s", 0.38, versions={"bm25s": "0.3.16"})
+
+    assert _export(results, out) == 0
+    loaded = _loaded(out)
+    assert set(loaded) == {(SGPT_HUB, "r1", "SciFact"), (SGPT_HUB, "r1", "MSMARCO"),
+                           ("mteb/baseline-bm25s", "0.3.16", "CQADupstackAndroidRetrieval")}
+    scifact = loaded[(SGPT_HUB, "r1", "SciFact")]
+    assert scifact.main_score == pytest.approx(0.61)
+    assert scifact.scores["test"][0]["ndcg_at_10"] == pytest.approx(0.61)
+    assert scifact.scores["test"][0]["map_at_10"] == pytest.approx(0.305)
+    assert scifact.dataset_revision == mteb.get_task("SciFact").metadata.revision
+    assert scifact.mteb_version == mteb.__version__
+    assert loaded[(SGPT_HUB, "r1", "MSMARCO")].eval_splits == ["dev"]
+    path = out / "results" / "Muennighoff__SGPT-125M-weightedmean-msmarco-specb-bitfit" / "r1" / "SciFact.json"
+    assert mteb.TaskResult.from_disk(path).main_score == pytest.approx(0.61)
+    assert (path.parent / "model_meta.json").is_file()
+    assert f"exported {path}" in capsys.readouterr().out.splitlines()
+
+
+def test_query_subsets_and_datasets_mteb_lacks_are_not_exported(tmp_path, caplog):
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    subset = write_report(results, "scifact", "rerank", SGPT, 0.7, max_queries=10)
+    custom = write_report(results, "toy", "dense", SGPT, 0.5)
+    write_report(results, "nfcorpus", "dense", SGPT, 0.3)
+
+    with caplog.at_level(logging.WARNING, logger="sgpt_eval"):
+        assert _export(results, out) == 0
+    assert set(_loaded(out)) == {(SGPT_HUB, "r1", "NFCorpus")}
+    assert caplog.messages == [
+        f"not exported: {subset}: it covers the first 10 queries only, and MTEB's scores cover every query; "
+        "run it without --max-queries to export it",
+        f"not exported: {custom}: MTEB has no task for dataset 'toy'",
+    ]
+
+
+def test_configurations_of_one_model_on_one_task_become_mteb_experiments(tmp_path):
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    write_report(results, "scifact", "dense", SGPT, 0.61)
+    write_report(results, "scifact", "dense", SGPT, 0.55, max_length=128)
+    write_report(results, "scifact", "rerank", SGPT, 0.66)
+
+    assert _export(results, out) == 0
+    revision = out / "results" / "Muennighoff__SGPT-125M-weightedmean-msmarco-specb-bitfit" / "r1"
+    scores = {path.relative_to(revision).as_posix(): mteb.TaskResult.from_disk(path).main_score
+              for path in revision.rglob("SciFact.json")}
+    assert scores == pytest.approx({"SciFact.json": 0.61, "experiments/max_length_128/SciFact.json": 0.55,
+                                    "experiments/method_rerank/SciFact.json": 0.66})
+
+
+def test_one_result_from_two_reports_is_refused_before_writing(tmp_path, capsys):
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    first = write_report(results, "scifact", "dense", SGPT, 0.61)
+    report = read_report(first)
+    other_data = dataclasses.replace(report.identity, data_files_sha256={"corpus": "c2", "queries": "q"})
+    second = write(dataclasses.replace(report, identity=other_data), results)
+
+    assert _export(results, out) == 2
+    first, second = sorted([first, second])  # reports are read in path order
+    assert _error_line(capsys.readouterr().err) == (
+        f"sgpt-eval: error: {first} and {second} export as one MTEB result (same model, revision, task and settings "
+        "over different data files); remove one of them from the results folder")
+    assert not out.exists()
+
+
+def test_no_beir_reports_is_one_line(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    assert _export(tmp_path / "results", tmp_path / "mteb") == 2
+    assert _error_line(capsys.readouterr().err) == (
+        f"sgpt-eval: error: {tmp_path / 'results'}: no BEIR reports to export; "
+        "run an evaluation first or pass --results-dir")
+    assert not (tmp_path / "mteb").exists()
+
+
+def test_export_without_mteb_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    write_report(tmp_path / "results", "scifact", "dense", SGPT, 0.61)
+    monkeypatch.setitem(sys.modules, "mteb", None)  # `import mteb` raises ImportError
+    assert _export(tmp_path / "results", tmp_path / "mteb") == 2
+    assert _error_line(capsys.readouterr().err) == (
+        "sgpt-eval: error: export --format mteb needs the mteb package; install it with: pip install 'sgpt-eval[mteb]'")
+    assert not (tmp_path / "mteb").exists()
+
+
+# -- the encoder ------------------------------------------------------------------------------
+QUERIES = ["how do cells make energy", "ranking documents"]
+DOCS = [("Mitochondria", "Mitochondria produce ATP."), ("", "Retrieval models rank documents for a query.")]
+
+
+@pytest.fixture(scope="module")
+def sgpt_specb(tiny_gpt_neo, tmp_path_factory):
+    from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+    from sgpt_eval.models.store import resolve
+
+    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("cache")), specb=True, device="cpu")
+
+
+def _mteb_inputs(rows: dict[str, list], prompt_type):
+    """The batches mteb's retrieval evaluator hands an encoder (corpus rows joined as title + text)."""
+    from datasets import Dataset
+    from mteb._create_dataloaders import create_dataloader
+
+    return create_dataloader(Dataset.from_dict(rows), task_metadata=mteb.get_task("SciFact").metadata,
+                             prompt_type=prompt_type, batch_size=1)
+
+
+def test_the_mteb_encoder_brackets_queries_and_documents_as_sgpt_does(sgpt_specb, tiny_gpt_neo):
+    from mteb.types import PromptType
+
+    from sgpt_eval.data.beir import document_text
+    from sgpt_eval.mteb import SGPTMTEBEncoder
+
+    model = SGPTMTEBEncoder(sgpt_specb)
+    task = mteb.get_task("SciFact").metadata
+    common = {"task_metadata": task, "hf_split": "test", "hf_subset": "default"}
+    queries = model.encode(_mteb_inputs({"id": ["q1", "q2"], "text": QUERIES}, PromptType.query),
+                           prompt_type=PromptType.query, **common)
+    docs = model.encode(_mteb_inputs({"id": ["d1", "d2"], "title": [t for t, _ in DOCS], "text": [x for _, x in DOCS]},
+                                     PromptType.document), prompt_type=PromptType.document, **common)
+    doc_texts = [document_text({"title": title, "text": text}) for title, text in DOCS]
+
+    np.testing.assert_allclose(queries, sgpt_specb.encode(QUERIES, "query"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(docs, sgpt_specb.encode(doc_texts, "doc"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.encode(QUERIES, **common), queries, rtol=1e-5, atol=1e-6)  # no type: a query
+    assert not np.allclose(model.encode(doc_texts, prompt_type=PromptType.query, **common), docs, atol=1e-4)
+    assert isinstance(model, mteb.models.models_protocols.EncoderProtocol)
+    meta = model.mteb_model_meta
+    assert (meta.name, meta.revision, meta.max_tokens) == (f"local/{tiny_gpt_neo.name}", sgpt_specb.settings.revision,
+                                                          sgpt_specb.max_length)
