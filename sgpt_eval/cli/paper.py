@@ -10,7 +10,6 @@ under the results folder's tables/ and printed.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 from pathlib import Path
 
@@ -48,7 +47,8 @@ def _paper(args: argparse.Namespace, cache_dir: Path) -> None:
     results_dir = folders.results_dir(args.output_dir)
     for outcome in run_all(specs, folders.beir_dir(args.data_dir), results_dir, cache_dir):
         print_outcome(outcome)
-    unreadable = _run_useb(useb_models, folders.useb_dir(args.useb_data_dir), results_dir, cache_dir)
+    unreadable = _run_useb(useb_models, folders.useb_dir(args.useb_data_dir), results_dir, cache_dir,
+                           RunSettings(**run_options(args)))
     tables = results_dir / "tables"
     print("\n".join([*(write_beir_table(results_dir, tables, name) for name in ("be", "ce")),
                      write_useb_table(results_dir, tables)]), end="")
@@ -57,18 +57,20 @@ def _paper(args: argparse.Namespace, cache_dir: Path) -> None:
                             "fix or re-download the data")
 
 
-def _run_useb(models: list[ModelOptions], data_dir: Path, results_dir: Path, cache_dir: Path) -> list[str]:
-    """Each model on every USEB dataset. A model or dataset that cannot be had is one `skipped:` line
-    however many models it concerns; returns the datasets that are there but could not be read."""
+def _run_useb(models: list[ModelOptions], data_dir: Path, results_dir: Path, cache_dir: Path,
+              run: RunSettings) -> list[str]:
+    """Each model on every USEB dataset, skipping those measured already. A model or dataset that cannot
+    be had is one `skipped:` line however many models it concerns; returns the datasets that are there
+    but could not be read."""
+    from ..evaluation.pipeline import Models
     from ..evaluation.useb import run_useb
-    from ..models.bi_encoder import SGPTBiEncoder
 
     skipped: dict[str, None] = {}  # each problem once, in the order met
     unreadable = []
+    resolver = Models(cache_dir)
     for options in models:
         try:
-            outcomes = run_useb(DATASETS, data_dir, results_dir,
-                                functools.partial(SGPTBiEncoder.from_options, options, cache_dir))
+            outcomes = run_useb(options, DATASETS, data_dir, results_dir, resolver, run)
         except Unavailable as exc:
             skipped[str(exc)] = None
             continue

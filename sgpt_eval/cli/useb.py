@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import folders
 from ..data.useb import DATASETS, SPLITS
 from ..errors import SgptEvalError
-from ..evaluation.specs import MODEL_FIELDS
+from ..evaluation.specs import MODEL_FIELDS, RunSettings
 from ..models.options import ModelOptions
 from ..reports.useb_table import PUBLISHED_CSV, useb_table
 from .options import add_common, add_fields, values_of
@@ -18,6 +18,8 @@ from .options import add_common, add_fields, values_of
 if TYPE_CHECKING:
     from ..evaluation.useb import UsebOutcome
 
+# The run options of a dense run that a USEB run takes too.
+USEB_RUN_OPTIONS = ("use_cache", "shard_size", "executor", "ray_address")
 # The figures printed per dataset after a run (every figure is in the report).
 SUMMARY = {
     "askubuntu": ("map_askubuntu_title", "mrr_askubuntu_title"),
@@ -37,6 +39,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     useb.add_argument("--split", choices=SPLITS, default="test", help="USEB split (TwitterPara has test only)")
     useb.add_argument("--output-dir", help="reports go to <output-dir>/useb/<dataset>/dense/ (default: ./results)")
     add_fields(useb.add_argument_group("model"), ModelOptions, MODEL_FIELDS["dense"], {"model": "all-MiniLM-L6-v2"})
+    add_fields(useb.add_argument_group("run"), RunSettings, USEB_RUN_OPTIONS)
+    useb.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     add_common(useb, threads=True)
     useb.set_defaults(handler=_useb)
 
@@ -50,15 +54,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _useb(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..evaluation.pipeline import Models
     from ..evaluation.useb import run_useb
-    from ..models.bi_encoder import SGPTBiEncoder
 
     options = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS["dense"]))
+    run = RunSettings(**values_of(args, RunSettings, USEB_RUN_OPTIONS))
     output_dir = folders.results_dir(args.output_dir)
-    outcomes = run_useb(
-        args.datasets, folders.useb_dir(args.data_dir), output_dir,
-        lambda: SGPTBiEncoder.from_options(options, cache_dir), args.split,
-    )
+    outcomes = run_useb(options, args.datasets, folders.useb_dir(args.data_dir), output_dir, Models(cache_dir), run,
+                        args.split, args.force)
     for outcome in outcomes:
         print_useb_outcome(outcome, args.model)
     evaluated = [outcome for outcome in outcomes if outcome.report]
@@ -78,7 +81,8 @@ def print_useb_outcome(outcome: UsebOutcome, model: str) -> None:
         print(f"{outcome.dataset}\t{status}\t{outcome.problem}", file=sys.stderr)
         return
     figures = "\t".join(f"{name}={outcome.metrics[name]:.4f}" for name in SUMMARY[outcome.dataset])
-    print(f"{outcome.dataset}\t{model}\t{figures}\t{outcome.report}")
+    note = "\t(already measured)" if outcome.skipped else ""
+    print(f"{outcome.dataset}\t{model}\t{figures}\t{outcome.report}{note}")
 
 
 def _table(args: argparse.Namespace, cache_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """The one evaluation pipeline: dataset -> retriever -> ranking -> metrics -> report.
 
-`evaluate` runs one spec. Before any weights load it resolves the spec's identity (data file
-hashes, the model's settings read from its config, the run's settings), so `run_all` can skip
+`evaluate` runs one spec. Before any weights load it resolves the spec's stages and identity
+(data file hashes, the model resolved from its config, the run's settings), so `run_all` can skip
 a spec whose report already exists with that identity, and an interrupted batch resumes where
 it stopped. `run_all` resolves every spec, probes the output and cache folders and reads each
 dataset it needs before the first run, so that bad input anywhere stops the batch at its start.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +20,9 @@ from .. import folders
 from ..data import beir
 from ..errors import SgptEvalError, Unavailable
 from ..executors import executor_for
-from ..models import bi_encoder, cross_encoder
+from ..executors.local import LocalExecutor
 from ..models.options import ModelOptions
+from ..models.resolution import ResolvedModel, resolve_model
 from ..progress import progress_bar
 from ..reports.schema import Identity, Report, existing, new_report, read_report, write_report
 from ..retrieval import Retriever
@@ -29,8 +30,10 @@ from ..retrieval.bm25 import BM25Retriever
 from ..retrieval.dense import DenseRetriever
 from ..retrieval.embedding_cache import EmbeddingCache
 from ..retrieval.fusion import FusionRetriever
-from ..retrieval.rerank import RankingFile, RerankRetriever
+from ..retrieval.ranking import Ranking, top_k
+from ..retrieval.rerank import Reranker
 from . import metrics
+from .rankings import first_stage_file, fusion_input
 from .specs import FUSION, RunSpec
 
 log = logging.getLogger(__name__)
@@ -39,65 +42,86 @@ MAIN_METRIC = "NDCG@10"
 
 
 class Models:
-    """Encoders by their options: settings resolved from configs once, weights loaded once and
-    kept until a model with other options is needed."""
-
-    _DESCRIBE = {"bi": bi_encoder.describe, "cross": cross_encoder.describe}
+    """Models resolved by their options, each once per batch: the settings every run of it records
+    and the executors load."""
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        self._settings: dict[tuple, object] = {}
-        self._loaded: dict[tuple, object] = {}
+        self._resolved: dict[tuple[str, ModelOptions], ResolvedModel] = {}
+        self.local = LocalExecutor()  # keeps the last model it loaded for the next run of it
 
-    def describe(self, kind: str, options: ModelOptions):
-        key = (kind, options)
-        if key not in self._settings:
-            self._settings[key] = self._DESCRIBE[kind](options, self.cache_dir)
-        return self._settings[key]
-
-    def loader(self, kind: str, options: ModelOptions, score_cache_dir: Path | None = None) -> Callable[[], object]:
-        """A function that returns the loaded model, loading it on the first call only."""
-        def load():
-            key = (kind, options, score_cache_dir)
-            if key not in self._loaded:
-                self._loaded.clear()  # one model in memory at a time
-                self._loaded[key] = (bi_encoder.SGPTBiEncoder.from_options(options, self.cache_dir) if kind == "bi" else
-                                     cross_encoder.SGPTCrossEncoder.from_options(options, self.cache_dir, score_cache_dir))
-            return self._loaded[key]
-        return load
+    def resolve(self, kind: str, options: ModelOptions) -> ResolvedModel:
+        if (kind, options) not in self._resolved:
+            self._resolved[(kind, options)] = resolve_model(options, kind, self.cache_dir)
+        return self._resolved[(kind, options)]
 
 
-def retriever_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Retriever:
-    """The retriever a spec describes; models are described now and loaded when it first retrieves.
-    `files` (the dataset and split located) is what fusion's inputs must be rankings of."""
+@dataclass(frozen=True)
+class Stages:
+    """What a run does to a dataset: a retriever, and a re-ranker of its top-k where the method
+    re-ranks; the pipeline runs them in turn and scores each."""
+
+    first: Retriever
+    rerank: Reranker | None = None
+
+    @property
+    def method(self) -> str:
+        return (self.rerank or self.first).method
+
+    def model_settings(self) -> dict | None:
+        return (self.rerank or self.first).model_settings()
+
+    def settings(self) -> dict:
+        """What changes the ranking: a re-ranker's settings with its first stage's, or the retriever's."""
+        if self.rerank is None:
+            return self.first.settings()
+        return {**self.rerank.settings(), "first_stage": {"kind": self.first.method, **self.first.settings()}}
+
+
+def stages_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Stages:
+    """The stages a spec describes, with every model resolved and every ranking file opened now;
+    models load when a stage first runs. `files` (the dataset and split located) is what the
+    rankings read must be rankings of."""
     settings = spec.settings
-    top_k = settings.depth(spec.method)
+    depth = settings.depth(spec.method)
     cache_dir = models.cache_dir if settings.use_cache else None
     if spec.method == FUSION:
-        return FusionRetriever(settings.inputs, files.name, files.split, settings.fusion, settings.rrf_k,
-                               settings.fusion_weights(), settings.normalization, top_k)
+        inputs = [fusion_input(given, files.name, files.split) for given in settings.inputs]
+        return Stages(FusionRetriever(inputs, settings.fusion, settings.rrf_k, settings.fusion_weights(),
+                                      settings.normalization, depth))
     if spec.method == "bm25":
-        return BM25Retriever(settings.bm25(), top_k, cache_dir)
-    executor = executor_for(settings.executor, settings.ray_address, spec.model, models.cache_dir, cache_dir)
+        return Stages(BM25Retriever(settings.bm25(), depth, cache_dir))
+    executor = executor_for(settings.executor, settings.ray_address, models.local)
     if spec.method == "dense":
-        return DenseRetriever(models.describe("bi", spec.model).for_dataset(files.name), models.loader("bi", spec.model),
-                              EmbeddingCache(cache_dir, settings.shard_size), top_k, settings.score_function,
-                              settings.faiss_gpu, settings.store_dtype, executor)
-    first_stage = (BM25Retriever(settings.bm25(), top_k, cache_dir) if settings.first_stage == "bm25"
-                   else RankingFile(Path(settings.first_stage)))
-    return RerankRetriever(models.describe("cross", spec.model), models.loader("cross", spec.model, cache_dir),
-                           first_stage, top_k, executor)
+        model = models.resolve("bi", spec.model).for_dataset(files.name)
+        return Stages(DenseRetriever(model, executor, EmbeddingCache(cache_dir, settings.shard_size), depth,
+                                     settings.score_function, settings.faiss_gpu, settings.store_dtype))
+    first = (BM25Retriever(settings.bm25(), depth, cache_dir) if settings.first_stage == "bm25"
+             else first_stage_file(settings.first_stage))
+    return Stages(first, Reranker(models.resolve("cross", spec.model), executor, cache_dir, depth))
+
+
+def run_stages(stages: Stages, dataset: beir.BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
+    """The ranking of the last stage, and how each stage ran; a re-ranked first stage is scored too."""
+    ranking, details = stages.first.retrieve(dataset, timings)  # an unusable first stage fails before loading
+    if stages.rerank is None:
+        return ranking, details
+    candidates = top_k(ranking, stages.rerank.top_k)
+    details[MAIN_METRIC] = metrics.evaluate(dataset.qrels, candidates)[MAIN_METRIC]
+    log.info("%s: first stage %s = %.4f", dataset.name, MAIN_METRIC, details[MAIN_METRIC])
+    ranking, reranked = stages.rerank.rerank(dataset, candidates, timings)
+    return ranking, {"first_stage": details, **reranked}
 
 
 @dataclass(frozen=True)
 class Prepared:
     """One spec resolved without reading its data or loading weights: its files (hashed), its
-    retriever and the identity its report will have."""
+    stages and the identity its report will have."""
 
     spec: RunSpec
     files: beir.DatasetFiles
     hashes: dict[str, str]
-    retriever: Retriever
+    stages: Stages
     identity: Identity
     data_dir: Path
 
@@ -110,10 +134,10 @@ def prepare(spec: RunSpec, data_dir: Path, models: Models,
     if files not in hashed:
         hashed[files] = files.hashes()
     hashes = hashed[files]
-    retriever = retriever_for(spec, models, files)
-    identity = Identity("beir", files.name, files.split, hashes, retriever.method, retriever.model_settings(),
-                        {**retriever.settings(), "max_queries": spec.settings.max_queries})
-    return Prepared(spec, files, hashes, retriever, identity, data_dir)
+    stages = stages_for(spec, models, files)
+    identity = Identity("beir", files.name, files.split, hashes, stages.method, stages.model_settings(),
+                        {**stages.settings(), "max_queries": spec.settings.max_queries})
+    return Prepared(spec, files, hashes, stages, identity, data_dir)
 
 
 class Datasets:
@@ -159,7 +183,7 @@ def _execute(prepared: Prepared, results_dir: Path, datasets: Datasets, found: P
     dataset, read_seconds = datasets.read(prepared.files, prepared.hashes)
     timings = {"load_data": read_seconds}
     dataset = beir.limit_queries(dataset, spec.settings.max_queries)
-    ranking, details = prepared.retriever.retrieve(dataset, timings)
+    ranking, details = run_stages(prepared.stages, dataset, timings)
     if not ranking:
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)

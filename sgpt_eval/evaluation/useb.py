@@ -1,27 +1,40 @@
-"""A USEB run, end to end: find (or download) each dataset, embed, score, write one report per dataset.
+"""USEB runs on the pipeline's terms: each dataset is read (and so checked), the model resolved
+once, and the run's identity made before any weights load, so that a dataset whose report exists
+with that identity is skipped; vectors go through the embedding cache and the executor as a
+dense BEIR run's do. A dataset that cannot be had or read is reported with its reason and the
+others still run.
 
-A dataset that cannot be had or read is reported with its reason and the others still run.
+USEB is symmetric search: every text is encoded as a query (without specb brackets this is the
+same as encoding it as a document).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import folders
 from ..data import useb as useb_data
 from ..data.download import download_useb
 from ..errors import SgptEvalError
-from ..models.bi_encoder import SGPTBiEncoder
-from ..reports.schema import Identity, new_report, write_report
+from ..executors import Executor, executor_for
+from ..models.options import ModelOptions
+from ..models.resolution import ResolvedModel
+from ..reports.schema import Identity, existing, new_report, read_report, write_report
+from ..retrieval.embedding_cache import EmbeddingCache
+from ..storage import sha256_text
 from ..timing import timed
+from .pipeline import Models
+from .specs import RunSettings
 from .useb_metrics import MAIN_METRIC, evaluate
 
 log = logging.getLogger(__name__)
+
+ENCODED_AS = "query"
 
 
 @dataclass(frozen=True)
@@ -33,40 +46,24 @@ class UsebOutcome:
     report: Path | None = None
     problem: str | None = None
     absent: bool = False  # the problem is that the data is not there (rather than malformed)
+    skipped: bool = False  # a report of the same run was there already
 
 
-class _TimedEmbed:
-    """The bi-encoder as an embedding function, timing encoding apart from scoring.
-
-    USEB is symmetric search: every text is encoded as a query (without specb brackets this
-    is the same as encoding it as a document).
-    """
-
-    def __init__(self, encoder: SGPTBiEncoder) -> None:
-        self.encoder = encoder
-        self.seconds = 0.0
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        clock = time.perf_counter()
-        vectors = self.encoder.encode(texts, "query")
-        self.seconds += time.perf_counter() - clock
-        return vectors
-
-
-def run_useb(
-    names: Sequence[str],
-    data_dir: Path,
-    output_dir: Path,
-    load_encoder: Callable[[], SGPTBiEncoder],
-    split: str = "test",
-) -> list[UsebOutcome]:
-    """Evaluate the encoder on each named dataset; it is loaded only if some data is there."""
+def run_useb(options: ModelOptions, names: Sequence[str], data_dir: Path, output_dir: Path, models: Models,
+             run: RunSettings = RunSettings(), split: str = "test", force: bool = False) -> list[UsebOutcome]:
+    """Evaluate the model `options` name on each named dataset, with the run options of `run` that a
+    dense run takes (cache, shard size, executor); its weights load only if some dataset needs a run."""
+    folders.check_writable(output_dir, "choose another with --output-dir")
+    if run.use_cache:
+        folders.check_writable(models.cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
+    model = models.resolve("bi", options)
+    executor = executor_for(run.executor, run.ray_address, models.local)
+    cache = EmbeddingCache(models.cache_dir if run.use_cache else None, run.shard_size)
     outcomes = _fetch_absent(names, data_dir)
-    present = [name for name in names if name not in outcomes]
-    encoder = load_encoder() if present else None
-    for name in present:
+    for name in (name for name in names if name not in outcomes):
         try:
-            outcomes[name] = _evaluate_one(name, data_dir, output_dir, encoder, split)
+            outcomes[name] = _evaluate_one(name, data_dir, output_dir, model.for_dataset(name), executor, cache,
+                                           split, force)
         except SgptEvalError as exc:
             absent = bool(useb_data.missing_files(data_dir, name))
             outcomes[name] = UsebOutcome(name, problem=str(exc), absent=absent)
@@ -85,21 +82,32 @@ def _fetch_absent(names: Sequence[str], data_dir: Path) -> dict[str, UsebOutcome
     return {}
 
 
-def _evaluate_one(name: str, data_dir: Path, output_dir: Path, encoder: SGPTBiEncoder, split: str) -> UsebOutcome:
-    timings = {"load_model": encoder.load_seconds}
+def _evaluate_one(name: str, data_dir: Path, output_dir: Path, model: ResolvedModel, executor: Executor,
+                  cache: EmbeddingCache, split: str, force: bool) -> UsebOutcome:
+    timings: dict[str, float] = {}
     with timed(timings, "load_data"):
         data = useb_data.load(name, data_dir, split)
         hashes = data.file_hashes()
+    identity = Identity("useb", data.name, data.split, hashes, "dense", model.settings.as_dict(),
+                        {"encoded_as": ENCODED_AS})
+    main = MAIN_METRIC[name]
+    found = None if force else existing(output_dir, identity)
+    if found:
+        log.info("%s has this run's identity; skipped (use --force to run again)", found)
+        return UsebOutcome(name, metrics=read_report(found).metrics, report=found, skipped=True)
 
-    embed = _TimedEmbed(encoder)
+    encoder = executor.bi_encoder(model, 1)
+    timings["load_model"] = encoder.load_seconds
+
+    def embed(texts: list[str]) -> np.ndarray:
+        with timed(timings, "encode"):
+            return cache.encode(encoder, texts, ENCODED_AS, sha256_text("\n".join(texts)))[0].concatenated()
+
     with timed(timings, "score"):
         metrics = evaluate(data, embed)
-    timings["encode"] = embed.seconds
-    timings["score"] -= embed.seconds
-
-    main = MAIN_METRIC[name]
-    identity = Identity("useb", data.name, data.split, hashes, "dense", encoder.settings.as_dict(), {"encoded_as": "query"})
+    timings["score"] -= timings["encode"]
     log.info("%s %s (%s): %s = %.4f", name, identity.model_name, data.split, main, metrics[main])
-    details = {"device": encoder.device, "batch_size": encoder.batch_size}
+    details = {"device": encoder.device, "batch_size": encoder.batch_size,
+               "embedding_cache": {"used": cache.root is not None}}
     path = write_report(new_report(identity, main, metrics, {}, details, timings, data_dir), output_dir)
     return UsebOutcome(name, metrics=metrics, report=path)

@@ -20,8 +20,7 @@ from pathlib import Path
 from ..data import beir
 from ..errors import SgptEvalError, Unavailable
 from ..models.options import ModelOptions
-from ..models.presets import ModelPreset, find_preset
-from ..models.store import offline_path
+from ..models.presets import find_preset
 from .specs import RunSpec
 
 SAMPLE_SIZE = 1000  # documents tokenized per corpus, spread evenly through the file
@@ -32,8 +31,6 @@ BM25_EXACT_UP_TO = 100_000
 # fp16 tensor-core peak (312 TFLOP/s); per model, tokens/s = this / (2 x non-embedding parameters).
 ASSUMED_FLOPS_PER_SECOND = 1e14
 _BYTES = {"float32": 4, "float16": 2}
-# Configs and tokenizers (a sentence-transformers folder's modules included), never weights.
-_CONFIG_FILES = ["*.json", "*.txt", "*.model", "*/*.json", "*/*.txt", "*/*.model"]
 
 
 @dataclass(frozen=True)
@@ -191,84 +188,39 @@ def non_embedding_parameters(config, trust_remote_code: bool = False) -> int:
     return sum(p.numel() for p in model.parameters()) - left_out
 
 
-def _model_folder(options: ModelOptions, preset: ModelPreset | None, cache_dir: Path) -> Path:
-    """The model's folder: local, prepared offline, or its config and tokenizer files from the hub."""
-    local = Path(options.model).expanduser()
-    if local.is_dir():
-        return local
-    prepared = offline_path(preset, cache_dir) if preset else None
-    if prepared is not None:
-        return prepared
-    hub_id = preset.hub_id if preset else options.model
-    if "/" not in hub_id:
-        raise Unavailable(f"model {options.model}: not a folder, a preset or a hub id (owner/name)")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(hub_id, revision=options.revision or (preset.revision if preset else None),
-                                      allow_patterns=_CONFIG_FILES))
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as exc:  # offline, no such repository
-        raise Unavailable(f"model {options.model}: config not on disk and the Hugging Face hub gives none "
-                          f"({type(exc).__name__})") from None
-
-
-def _st_layout(folder: Path) -> tuple[Path, int | None, int | None]:
-    """From a sentence-transformers `modules.json` (weights unread): the transformer's folder, its
-    max_seq_length and the last Dense layer's output width (the embedding's dimension)."""
-    modules_file = folder / "modules.json"
-    if not modules_file.is_file():
-        return folder, None, None
-    transformer, max_length, dim = folder, None, None
-    for module in json.loads(modules_file.read_text(encoding="utf-8")):
-        kind, path = str(module.get("type", "")).rsplit(".", 1)[-1], folder / module.get("path", "")
-        if kind == "Transformer":
-            transformer = path
-            settings = path / "sentence_bert_config.json"
-            if settings.is_file():
-                max_length = json.loads(settings.read_text(encoding="utf-8")).get("max_seq_length")
-        elif kind == "Dense" and (path / "config.json").is_file():
-            dim = json.loads((path / "config.json").read_text(encoding="utf-8")).get("out_features")
-    return transformer, max_length, dim
-
-
 def model_facts(options: ModelOptions, kind: str, cache_dir: Path) -> ModelFacts:
-    """Parameters, tokenizer, dimension and length of a model from its files alone; where they
-    cannot be had, the preset's figures (or none) and a note saying why."""
+    """Parameters, tokenizer, dimension and length of a model from its configs and tokenizer alone,
+    resolved as a run resolves it (the hub gives no weights here); where its files cannot be had,
+    the preset's figures (or none) and a note saying why."""
     # Imported here: they import torch, which building the command line must not.
     from ..models.bi_encoder import DEFAULT_MAX_LENGTH
-    from ..models.cross_encoder import DEFAULT_CONTEXT, tokenizer_context
+    from ..models.cross_encoder import DEFAULT_CONTEXT
+    from ..models.resolution import resolve_model
 
-    options.check(kind)
     preset = find_preset(Path(options.model).name) or find_preset(options.model)
-    facts = ModelFacts(options.model, specb=kind == "bi" and (
-        options.specb if options.specb is not None else bool(preset and preset.specb)))
-    fallback = options.max_length or (preset.max_length if preset and kind == "bi" else None)
     try:
-        folder = _model_folder(options, preset, cache_dir)
+        model = resolve_model(options, kind, cache_dir, weights=False)
     except Unavailable as exc:
+        facts = ModelFacts(options.model, specb=kind == "bi" and (
+            options.specb if options.specb is not None else bool(preset and preset.specb)))
         facts.parameters = preset.non_embedding_parameters if preset else None
-        facts.max_length = fallback or (DEFAULT_MAX_LENGTH if kind == "bi" else DEFAULT_CONTEXT)
+        facts.max_length = options.max_length or (preset.max_length if preset and kind == "bi" else None) or (
+            DEFAULT_MAX_LENGTH if kind == "bi" else DEFAULT_CONTEXT)
         source = "parameters from the preset" if facts.parameters else "FLOPs unknown"
         facts.notes.append(f"{exc}; {source}, tokens from words x {TOKENS_PER_WORD}")
         return facts
     from transformers import AutoConfig, AutoTokenizer
 
-    transformer, st_length, dense_dim = _st_layout(folder)
+    folder = model.layout.transformer_dir if model.layout else model.source.path
     try:
-        config = AutoConfig.from_pretrained(transformer, trust_remote_code=options.trust_remote_code)
-        facts.tokenizer = AutoTokenizer.from_pretrained(transformer, trust_remote_code=options.trust_remote_code)
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=model.trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=model.trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise SgptEvalError(f"model {options.model}: cannot read its config or tokenizer in {transformer} "
+        raise SgptEvalError(f"model {options.model}: cannot read its config or tokenizer in {folder} "
                             f"({str(exc).splitlines()[0]}); check the model folder") from None
-    facts.folder, facts.dim = transformer, dense_dim or getattr(config, "hidden_size", None)
-    facts.parameters = non_embedding_parameters(config, options.trust_remote_code)
-    if kind == "bi":
-        facts.max_length = fallback or st_length or DEFAULT_MAX_LENGTH
-    else:
-        facts.max_length = (options.max_length or getattr(config, "max_position_embeddings", None)
-                            or tokenizer_context(transformer, options.model, options.trust_remote_code))
-    return facts
+    return ModelFacts(options.model, tokenizer, non_embedding_parameters(config, model.trust_remote_code),
+                      (model.layout.dimension if model.layout else None) or getattr(config, "hidden_size", None),
+                      model.settings.max_length, kind == "bi" and model.settings.specb, folder)
 
 
 class _Lengths:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,10 +24,13 @@ from ..data.beir import document_text
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from . import st_layout
-from .options import ModelOptions, check_max_length, default_device, resolve_dtype
+from .options import ModelOptions, check_max_length, resolve_dtype
 from .pooling import pool
 from .presets import POOLINGS
-from .store import ModelSource, load_pretrained, resolve, source_of
+from .store import ModelSource, load_pretrained
+
+if TYPE_CHECKING:
+    from .resolution import ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,8 @@ class EncoderSettings:
     dtype: str
     normalize: bool
     dense_layers: int
-    # Settings added after the first reports: left out of `as_dict` at their defaults, so that
-    # those reports keep their identity.
+    # Settings added after the first reports (`ADDED_SETTINGS`): left out of `as_dict` at their
+    # defaults, so that those reports keep their identity.
     query_template: str | None = None
     doc_template: str | None = None
     instruction: str | None = None  # the one for this run's dataset, where a template asks for it
@@ -71,11 +74,14 @@ class EncoderSettings:
     instructions: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict:
+        """The settings that identify the encoder: those in `ADDED_SETTINGS` only where they differ
+        from their defaults, and not the preset's table of instructions (the one used is recorded)."""
         values = asdict(self)
         del values["instructions"]
-        for spec in dataclasses.fields(self)[_FIRST_ADDED:]:
-            if spec.name in values and values[spec.name] == spec.default:
-                del values[spec.name]
+        defaults = {spec.name: spec.default for spec in dataclasses.fields(self)}
+        for name in ADDED_SETTINGS:
+            if values[name] == defaults[name]:
+                del values[name]
         return values
 
     def template(self, kind: str) -> tuple[str, str]:
@@ -102,59 +108,52 @@ class EncoderSettings:
         return dataclasses.replace(self, instruction=instruction)
 
 
-_FIRST_ADDED = [spec.name for spec in dataclasses.fields(EncoderSettings)].index("query_template")
+# Named, not taken by position: reordering the fields cannot change an identity.
+ADDED_SETTINGS = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter",
+                  "adapter_revision", "bidirectional")
 
 
-def resolve_settings(
-    source: ModelSource,
-    pooling: str | None = None,
-    specb: bool | None = None,
-    max_length: int | None = None,
-    dtype: str = "auto",
-    device: str | None = None,
-    trust_remote_code: bool = False,
-    query_template: str | None = None,
-    doc_template: str | None = None,
-    instruction: str | None = None,
-    append_eos: bool | None = None,
-    exclude_instruction: bool | None = None,
-    adapter: ModelSource | None = None,
-    bidirectional: bool | None = None,
-) -> tuple[EncoderSettings, st_layout.StLayout, str]:
+def resolve_settings(source: ModelSource, options: ModelOptions, device: str,
+                     adapter: ModelSource | None) -> tuple[EncoderSettings, st_layout.StLayout]:
     """The settings a bi-encoder will have, from its files' configs alone (no weights loaded):
     an option given wins, then the preset, then the checkpoint's own files, then the defaults."""
     from transformers import AutoConfig
 
-    device = device or default_device()
     layout = st_layout.read(source.path)
     preset = source.preset
-    config = AutoConfig.from_pretrained(layout.transformer_dir, trust_remote_code=trust_remote_code)
-    check_max_length(max_length, config, source.name)
-    pooling = pooling or (preset.pooling if preset else None) or layout.pooling or (
+    config = AutoConfig.from_pretrained(layout.transformer_dir, trust_remote_code=options.trust_remote_code)
+    check_max_length(options.max_length, config, source.name)
+    pooling = options.pooling or (preset.pooling if preset else None) or layout.pooling or (
         "weightedmean" if _is_causal(config) else "mean")
     if pooling not in POOLINGS:
         raise SgptEvalError(f"--pooling {pooling}: choose from {', '.join(POOLINGS)}")
+
+    def chosen(name: str, default=False):
+        """The option when given, else the preset's value, else `default`."""
+        given = getattr(options, name)
+        return given if given is not None else (getattr(preset, name) if preset else default)
+
     settings = EncoderSettings(
         model=source.name,
         revision=source.revision,
         pooling=pooling,
-        specb=specb if specb is not None else (preset.specb if preset else False),
-        max_length=max_length or (preset.max_length if preset else None) or layout.max_length or DEFAULT_MAX_LENGTH,
-        dtype=resolve_dtype(dtype, device),
+        specb=chosen("specb"),
+        max_length=options.max_length or (preset.max_length if preset else None) or layout.max_length
+        or DEFAULT_MAX_LENGTH,
+        dtype=resolve_dtype(options.dtype, device),
         normalize=layout.normalize,
         dense_layers=len(layout.dense_before_pooling) + len(layout.dense_after_pooling),
-        query_template=_template("--query-template", query_template or (preset.query_template if preset else None)),
-        doc_template=_template("--doc-template", doc_template or (preset.doc_template if preset else None)),
-        instruction=instruction,
-        append_eos=append_eos if append_eos is not None else bool(preset and preset.append_eos),
-        exclude_instruction=(exclude_instruction if exclude_instruction is not None
-                             else bool(preset and preset.exclude_instruction)),
+        query_template=_template("--query-template", options.query_template or (preset.query_template if preset else None)),
+        doc_template=_template("--doc-template", options.doc_template or (preset.doc_template if preset else None)),
+        instruction=options.instruction,
+        append_eos=bool(chosen("append_eos")),
+        exclude_instruction=bool(chosen("exclude_instruction")),
         adapter=adapter.name if adapter else None,
         adapter_revision=adapter.revision if adapter else None,
-        bidirectional=bidirectional if bidirectional is not None else bool(preset and preset.bidirectional),
+        bidirectional=bool(chosen("bidirectional")),
         instructions=preset.instructions if preset else (),
     )
-    return settings, layout, device
+    return settings, layout
 
 
 def _template(flag: str, template: str | None) -> str | None:
@@ -164,81 +163,44 @@ def _template(flag: str, template: str | None) -> str | None:
     return template
 
 
-def _adapter(options: ModelOptions, source: ModelSource, cache_dir: Path) -> ModelSource | None:
-    """The LoRA adapter's files (--adapter, else the preset's), checked for peft before any download."""
-    name = options.adapter or (source.preset.adapter if source.preset else None)
-    if name is None:
-        return None
-    if importlib.util.find_spec("peft") is None:
-        raise SgptEvalError(f"--adapter {name}: needs the peft package; pip install 'sgpt-eval[peft]'")
-    return resolve(name, cache_dir)
-
-
-def describe(options: ModelOptions, cache_dir: Path) -> EncoderSettings:
-    """The settings `SGPTBiEncoder.from_options` would load, without loading any weights."""
-    options.check("bi")
-    source = source_of(options, cache_dir)
-    return resolve_settings(source, **_settings_arguments(options, source, cache_dir))[0]
-
-
-def _settings_arguments(options: ModelOptions, source: ModelSource, cache_dir: Path) -> dict:
-    return {"pooling": options.pooling, "specb": options.specb, "max_length": options.max_length, "dtype": options.dtype,
-            "device": options.device, "trust_remote_code": options.trust_remote_code,
-            "query_template": options.query_template, "doc_template": options.doc_template,
-            "instruction": options.instruction, "append_eos": options.append_eos,
-            "exclude_instruction": options.exclude_instruction, "adapter": _adapter(options, source, cache_dir),
-            "bidirectional": options.bidirectional}
-
-
 class SGPTBiEncoder:
     """Encode queries and documents; `encode_queries` / `encode_corpus` follow BEIR's interface."""
 
-    def __init__(self, source: ModelSource, batch_size: int | None = None, batch_tokens: int | None = None,
-                 **options) -> None:
-        """`batch_size`: most texts per forward pass (None: as many as `batch_tokens`, the most tokens
-        per pass, padding included, allows; `batch_tokens` None: the device's default). `options`:
-        those of `resolve_settings` (pooling, specb, max_length, dtype, device, trust_remote_code,
-        templates, instruction, append_eos, exclude_instruction, adapter, bidirectional)."""
+    def __init__(self, model: ResolvedModel) -> None:
+        """Load the weights of a resolved bi-encoder (`resolution.resolve_model(options, "bi", ...)`)."""
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
-        self.settings, layout, self.device = resolve_settings(source, **options)
-        trust_remote_code = options.get("trust_remote_code", False)
-        self.batch_size = batch_size
-        self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
+        self.settings, self.device = model.settings, model.device
+        layout, name = model.layout, model.source.name
+        self.batch_size = model.batch_size
+        self.batch_tokens = model.batch_tokens or default_batch_tokens(self.device)
         self.pooling, self.specb = self.settings.pooling, self.settings.specb
         self.max_length, self.dtype = self.settings.max_length, self.settings.dtype
         if self.dtype == "bfloat16" and self.device == "cpu" and not native_bfloat16():
             log.warning("--dtype bfloat16: this CPU has no hardware bfloat16 (avx512_bf16, amx_bf16); "
                         "it is emulated and likely slower than float32")
         folder = layout.transformer_dir
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-        self.model = load_pretrained(AutoModel, folder, source.name, self.dtype, trust_remote_code)
-        if options.get("adapter"):
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=model.trust_remote_code)
+        self.model = load_pretrained(AutoModel, folder, name, self.dtype, model.trust_remote_code)
+        if model.adapter:
             from peft import PeftModel
 
             # Merged once: inference then runs the plain model, as fast as without the adapter.
-            self.model = PeftModel.from_pretrained(self.model, options["adapter"].path).merge_and_unload()
+            self.model = PeftModel.from_pretrained(self.model, model.adapter.path).merge_and_unload()
         self.model.to(self.device).eval()
-        self.dense_before = torch.nn.ModuleList(layout.dense_before_pooling).to(self.device)
-        self.dense_after = torch.nn.ModuleList(layout.dense_after_pooling).to(self.device)
+        self.dense_before = torch.nn.ModuleList(map(st_layout.dense_module, layout.dense_before_pooling)).to(self.device)
+        self.dense_after = torch.nn.ModuleList(map(st_layout.dense_module, layout.dense_after_pooling)).to(self.device)
         self.normalize = layout.normalize
         self.pad_id = _pad_id(self.tokenizer)
         if self.settings.bidirectional:
-            self._check_bidirectional(source.name)
+            self._check_bidirectional(name)
         self.brackets = {
             "query": tuple(self._single_token(b) for b in QUERY_BRACKETS),
             "doc": tuple(self._single_token(b) for b in DOC_BRACKETS),
         } if self.specb else {"query": None, "doc": None}
         self.load_seconds = time.perf_counter() - started
         log.info("bi-encoder %s", self.settings)
-
-    @classmethod
-    def from_options(cls, options: ModelOptions, cache_dir: Path) -> SGPTBiEncoder:
-        options.check("bi")
-        source = source_of(options, cache_dir)
-        return cls(source, batch_size=options.batch_size, batch_tokens=options.batch_tokens,
-                   **_settings_arguments(options, source, cache_dir))
 
     def with_instruction(self, instruction: str | None) -> SGPTBiEncoder:
         """This encoder (same weights) with another task instruction, which its settings (and so

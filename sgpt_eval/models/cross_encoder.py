@@ -37,14 +37,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import SgptEvalError
-from ..progress import progress_bar
-from .score_cache import ScoreCache
-from .options import AGGREGATES, ModelOptions, check_max_length, default_device, resolve_aggregate, resolve_dtype
+from .options import AGGREGATES, ModelOptions, check_max_length, resolve_aggregate, resolve_dtype
+from .score_cache import CachedScorer
 from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
-from .store import ModelSource, load_pretrained, source_of
+from .store import ModelSource, load_pretrained
 
 if TYPE_CHECKING:
     from transformers import DynamicCache
+
+    from .resolution import ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -92,28 +93,18 @@ class CrossEncoderSettings:
         return values
 
 
-def resolve_settings(
-    source: ModelSource,
-    template: str | None = None,
-    max_length: int | None = None,
-    dtype: str = "auto",
-    device: str | None = None,
-    trust_remote_code: bool = False,
-    aggregate: str | None = None,
-) -> tuple[CrossEncoderSettings, str]:
+def resolve_settings(source: ModelSource, options: ModelOptions, device: str) -> CrossEncoderSettings:
     """The settings a cross-encoder will have, from its config alone (no weights loaded); the context
     is --max-length, else the config's position embeddings, else what the tokenizer says."""
     from transformers import AutoConfig
 
-    device = device or default_device()
-    config = AutoConfig.from_pretrained(source.path, trust_remote_code=trust_remote_code)
-    check_max_length(max_length, config, source.name)
-    limit = (max_length or getattr(config, "max_position_embeddings", None)
-             or tokenizer_context(source.path, source.name, trust_remote_code))
-    template = resolve_template(template or DEFAULT_TEMPLATE)
-    settings = CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(dtype, device),
-                                    resolve_aggregate(aggregate))
-    return settings, device
+    config = AutoConfig.from_pretrained(source.path, trust_remote_code=options.trust_remote_code)
+    check_max_length(options.max_length, config, source.name)
+    limit = (options.max_length or getattr(config, "max_position_embeddings", None)
+             or tokenizer_context(source.path, source.name, options.trust_remote_code))
+    template = resolve_template(options.template or DEFAULT_TEMPLATE)
+    return CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(options.dtype, device),
+                                resolve_aggregate(options.aggregate))
 
 
 @functools.lru_cache(maxsize=None)
@@ -136,29 +127,15 @@ def tokenizer_context(path: Path, name: str, trust_remote_code: bool) -> int:
     return DEFAULT_CONTEXT
 
 
-def describe(options: ModelOptions, cache_dir: Path) -> CrossEncoderSettings:
-    """The settings `SGPTCrossEncoder.from_options` would load, without loading any weights."""
-    options.check("cross")
-    return resolve_settings(source_of(options, cache_dir), **_settings_arguments(options))[0]
-
-
-def _settings_arguments(options: ModelOptions) -> dict:
-    return {"template": options.template, "max_length": options.max_length, "dtype": options.dtype,
-            "device": options.device, "trust_remote_code": options.trust_remote_code, "aggregate": options.aggregate}
-
-
 class SGPTCrossEncoder:
-    def __init__(self, source: ModelSource, batch_size: int = DEFAULT_BATCH_SIZE, score_cache_dir: Path | None = None,
-                 **options) -> None:
-        """`options`: those of `resolve_settings` (template, max_length, dtype, device, trust_remote_code, aggregate)."""
+    def __init__(self, model: ResolvedModel) -> None:
+        """Load the weights of a resolved cross-encoder (`resolution.resolve_model(options, "cross", ...)`)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         started = time.perf_counter()
-        if batch_size < 1:
-            raise SgptEvalError(f"--batch-size {batch_size}: must be at least 1")
-        self.settings, self.device = resolve_settings(source, **options)
-        trust_remote_code = options.get("trust_remote_code", False)
-        self.batch_size = batch_size
+        self.settings, self.device, source = model.settings, model.device, model.source
+        trust_remote_code = model.trust_remote_code
+        self.batch_size = model.batch_size or DEFAULT_BATCH_SIZE
         self.dtype = self.settings.dtype
         tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
         self.prompt = PromptTokenizer(tokenizer, self.settings.template, self.settings.max_length)
@@ -184,37 +161,21 @@ class SGPTCrossEncoder:
         self.head_weight = None if weight.dtype == torch.float32 else weight.detach().float()
         self.window = attention_window(config)
         self.packed = self.honours_packing()
-        self.score_cache = ScoreCache.for_settings(score_cache_dir, self.settings.as_dict())
-        self.pairs_from_cache = 0
         self.load_seconds = time.perf_counter() - started
         log.info("cross-encoder %s on %s", self.settings, self.device)
-
-    @classmethod
-    def from_options(cls, options: ModelOptions, cache_dir: Path, score_cache_dir: Path | None) -> SGPTCrossEncoder:
-        options.check("cross")
-        return cls(source_of(options, cache_dir), batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
-                   score_cache_dir=score_cache_dir, **_settings_arguments(options))
 
     # -- BEIR's interface -----------------------------------------------------------------
     def predict(
         self, sentences: Sequence[Sequence[str]], batch_size: int | None = None, show_progress_bar: bool = True, **kwargs
     ) -> list[float]:
-        """Scores of [query, document] pairs, in order; pairs already in the score cache are not run again."""
-        texts = [(str(query), str(doc)) for query, doc in sentences]
-        keys = [ScoreCache.key(query, doc) for query, doc in texts]
-        scores = [self.score_cache.scores.get(key) for key in keys]
-        todo = [i for i, score in enumerate(scores) if score is None]
-        self.pairs_from_cache = len(texts) - len(todo)
-        pairs = self.prompt.pairs([texts[i] for i in todo]) if todo else []
-        with progress_bar(total=len(texts), initial=self.pairs_from_cache, desc="re-rank", unit="pair",
-                          hide=not show_progress_bar) as bar:
-            for rows, values in self.score_batches(pairs, batch_size or self.batch_size):
-                done = [todo[row] for row in rows]
-                for i, value in zip(done, values):
-                    scores[i] = value
-                self.score_cache.add((keys[i], value) for i, value in zip(done, values))
-                bar.update(len(rows))
-        return scores
+        """Scores of [query, document] pairs, in order, every pair scored (a run re-ranks through a
+        `CachedScorer` with its score cache, which skips the pairs scored before)."""
+        return CachedScorer(self).predict(sentences, batch_size, show_progress_bar)
+
+    def scores(self, texts: Sequence[tuple[str, str]], batch_size: int | None = None
+               ) -> Iterator[tuple[list[int], list[float]]]:
+        """(indices into `texts`, their scores), batch by batch: the `PairScorer` interface."""
+        yield from self.score_batches(self.prompt.pairs(list(texts)) if texts else [], batch_size or self.batch_size)
 
     # -- scoring --------------------------------------------------------------------------
     def score_batches(self, pairs: list[Pair], batch_size: int) -> Iterator[tuple[list[int], list[float]]]:

@@ -17,11 +17,13 @@ import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
-from .store import slug
+from ..progress import progress_bar
 from ..storage import atomic_open, digest, sha256_text, write_json
+from .store import slug
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ class BadRow(Exception):
 
 
 class ScoreCache:
-    def __init__(self, path: Path | None, settings: dict | None = None) -> None:
+    def __init__(self, path: Path | None = None, settings: dict | None = None) -> None:
         self.path = path
         self.settings = settings  # recorded beside the file, to say what its scores belong to
         self.scores = self._read()
@@ -108,3 +110,44 @@ def verified(line: bytes) -> tuple[str, float]:
 
 def _check(key: str, score: float) -> str:
     return digest({"key": key, "score": score})
+
+
+class PairScorer(Protocol):
+    """A cross-encoder here (`SGPTCrossEncoder`) or on replicas (`executors.ray_pool`)."""
+
+    device: str
+    batch_size: int
+    load_seconds: float
+
+    def scores(self, texts: Sequence[tuple[str, str]], batch_size: int | None = None
+               ) -> Iterator[tuple[list[int], list[float]]]:
+        """(indices into `texts`, their scores), in the order they finish."""
+
+
+class CachedScorer:
+    """BEIR's `predict` over any `PairScorer`, through a score cache: the one path by which pairs
+    are scored, here or remotely. Pairs the cache holds are not scored again; the others are added
+    to it as each batch returns, so an interrupted re-ranking resumes."""
+
+    def __init__(self, scorer: PairScorer, cache: ScoreCache | None = None) -> None:
+        self.scorer, self.cache = scorer, cache or ScoreCache()
+        self.device, self.batch_size, self.load_seconds = scorer.device, scorer.batch_size, scorer.load_seconds
+        self.pairs_from_cache = 0
+
+    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None,
+                show_progress_bar: bool = True, **kwargs) -> list[float]:
+        """Scores of [query, document] pairs, in order."""
+        texts = [(str(query), str(doc)) for query, doc in sentences]
+        keys = [ScoreCache.key(query, doc) for query, doc in texts]
+        scores = [self.cache.scores.get(key) for key in keys]
+        todo = [i for i, score in enumerate(scores) if score is None]
+        self.pairs_from_cache = len(texts) - len(todo)
+        with progress_bar(total=len(texts), initial=self.pairs_from_cache, desc="re-rank", unit="pair",
+                          hide=not show_progress_bar) as bar:
+            for rows, values in self.scorer.scores([texts[i] for i in todo], batch_size):
+                done = [todo[row] for row in rows]
+                for i, value in zip(done, values):
+                    scores[i] = value
+                self.cache.add((keys[i], value) for i, value in zip(done, values))
+                bar.update(len(rows))
+        return scores

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,24 +35,26 @@ _ACTIVATIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class StLayout:
-    """What a sentence-transformers folder says about itself."""
+    """What a sentence-transformers folder says about itself, read from its configs (no weights):
+    the Dense layers are their folders, loaded with `dense_module` when the encoder is built."""
 
     transformer_dir: Path
     max_length: int | None = None
     pooling: str | None = None
-    dense_before_pooling: list[torch.nn.Module] = field(default_factory=list)
-    dense_after_pooling: list[torch.nn.Module] = field(default_factory=list)
+    dense_before_pooling: tuple[Path, ...] = ()
+    dense_after_pooling: tuple[Path, ...] = ()
     normalize: bool = False
+    dimension: int | None = None  # the last Dense layer's output width; None: the transformer's hidden size
 
 
 def read(folder: Path) -> StLayout:
     """Parse `folder/modules.json`; a plain transformers folder gives a layout of defaults."""
     modules_file = folder / "modules.json"
-    layout = StLayout(transformer_dir=folder)
     if not modules_file.is_file():
-        return layout
+        return StLayout(transformer_dir=folder)
+    found: dict = {"transformer_dir": folder, "dense_before_pooling": [], "dense_after_pooling": []}
     try:
         modules = json.loads(modules_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -61,18 +63,19 @@ def read(folder: Path) -> StLayout:
         kind = str(module.get("type", "")).rsplit(".", 1)[-1]
         path = folder / module.get("path", "")
         if kind == "Transformer":
-            layout.transformer_dir = path
-            layout.max_length = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+            found["transformer_dir"] = path
+            found["max_length"] = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
         elif kind == "Pooling":
-            layout.pooling = _pooling_mode(path / "config.json")
+            found["pooling"] = _pooling_mode(path / "config.json")
         elif kind == "Dense":
-            dense = _dense(path)
-            (layout.dense_after_pooling if layout.pooling else layout.dense_before_pooling).append(dense)
+            found["dimension"] = _dense_config(path)["out_features"]
+            found["dense_after_pooling" if found.get("pooling") else "dense_before_pooling"].append(path)
         elif kind == "Normalize":
-            layout.normalize = True
+            found["normalize"] = True
         else:
             raise SgptEvalError(f"{modules_file}: module type '{module.get('type')}' is not supported (Transformer, Pooling, Dense, Normalize are)")
-    return layout
+    return StLayout(**{**found, "dense_before_pooling": tuple(found["dense_before_pooling"]),
+                       "dense_after_pooling": tuple(found["dense_after_pooling"])})
 
 
 def _read_json(path: Path) -> dict:
@@ -93,11 +96,19 @@ def _pooling_mode(config_file: Path) -> str:
     raise SgptEvalError(f"{config_file}: pooling {used or 'none set'} is not supported (weightedmean, mean, lasttoken, cls are)")
 
 
-def _dense(folder: Path) -> torch.nn.Module:
+def _dense_config(folder: Path) -> dict:
+    """A Dense layer's config, its activation checked: refused while reading, before any weights load."""
     config = _read_json(folder / "config.json")
-    activation = config.get("activation_function", "torch.nn.modules.linear.Identity")
+    activation = config.setdefault("activation_function", "torch.nn.modules.linear.Identity")
     if activation not in _ACTIVATIONS:
         raise SgptEvalError(f"{folder / 'config.json'}: activation '{activation}' is not supported ({', '.join(_ACTIVATIONS)})")
+    return config
+
+
+def dense_module(folder: Path) -> torch.nn.Module:
+    """A Dense layer with its weights, as sentence-transformers builds it (linear, then activation)."""
+    config = _dense_config(folder)
+    activation = config["activation_function"]
     linear = torch.nn.Linear(config["in_features"], config["out_features"], bias=config.get("bias", True))
     state = load_weights(folder)
     linear.load_state_dict({key.removeprefix("linear."): value for key, value in state.items()})

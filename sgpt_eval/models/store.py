@@ -23,7 +23,6 @@ from pathlib import Path
 from ..errors import SgptEvalError, Unavailable
 from ..folders import CACHE_ENV
 from ..storage import atomic_folder
-from .options import ModelOptions
 from .presets import PRESETS, ModelPreset, find_preset
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,9 @@ class ModelSource:
     preset: ModelPreset | None
 
 
-def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSource:
-    """Find `name` as a local path, then in the local cache, then on the hub."""
+def resolve(name: str, cache_dir: Path, revision: str | None = None, weights: bool = True) -> ModelSource:
+    """Find `name` as a local path, then in the local cache, then on the hub (without `weights`,
+    only its configs and tokenizer are fetched: enough to resolve its settings and plan a run)."""
     local = Path(name).expanduser()
     if local.is_dir():
         return ModelSource(name, local.resolve(), "local", fingerprint(local), find_preset(local.name))
@@ -60,7 +60,7 @@ def resolve(name: str, cache_dir: Path, revision: str | None = None) -> ModelSou
     if "/" not in hub_id:
         known = ", ".join(sorted(PRESETS))
         raise SgptEvalError(f"unknown model '{name}': not a folder, a preset ({known}) or a hub id (owner/name)")
-    path, commit = _download(hub_id, revision or (preset.revision if preset else None), preset, cache_dir)
+    path, commit = _download(hub_id, revision or (preset.revision if preset else None), preset, cache_dir, weights)
     return ModelSource(name, path, "hub", commit, preset)
 
 
@@ -84,10 +84,6 @@ def refused_pickle(where: Path, exc: Exception) -> str:
     reason = next((line.strip() for line in str(exc).splitlines() if "global" in line.lower()), "not only tensors")
     return (f"{where}: a pickle checkpoint that would run code, refused before any of it ran ({reason}); "
             "take the weights from a source you trust, or a revision with safetensors")
-
-
-def source_of(options: ModelOptions, cache_dir: Path) -> ModelSource:
-    return resolve(options.model, cache_dir, options.revision)
 
 
 def fingerprint(folder: Path) -> str:
@@ -118,15 +114,18 @@ _NOT_NEEDED = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "onnx/*", "openvino/*", "*
 _WEIGHTS = ["*.safetensors", "*.bin"]
 
 
-def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, cache_dir: Path) -> tuple[Path, str]:
-    """The model's snapshot folder and commit: its configs and tokenizer first, then one format of
-    weights per folder (safetensors where the revision has them, else `pytorch_model*.bin`).
+def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, cache_dir: Path,
+              weights: bool) -> tuple[Path, str]:
+    """The model's snapshot folder and commit: its configs and tokenizer first, then (`weights`) one
+    format of weights per folder (safetensors where the revision has them, else `pytorch_model*.bin`).
     Offline (`HF_HUB_OFFLINE=1`) the same two steps find the cached snapshot without a request."""
     from huggingface_hub import get_cached_repo_tree, snapshot_download
     from huggingface_hub.errors import CachedRepoTreeNotFoundError
 
     with hub_errors(hub_id, revision, preset, cache_dir):
         path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=[*_NOT_NEEDED, *_WEIGHTS]))
+        if not weights:
+            return path, path.name
         try:  # the revision's file list, which the first step cached
             files = [entry.path for entry in get_cached_repo_tree(hub_id, revision=path.name)]
         except CachedRepoTreeNotFoundError:  # a snapshot cached offline by an older client: what it holds

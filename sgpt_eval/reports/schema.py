@@ -67,20 +67,24 @@ class Identity:
         return digest(self.as_dict(), 12)
 
     @property
-    def model_name(self) -> str:
-        """The system's model: a preset's name for its hub id too, "bm25s" for BM25, and for a
-        fusion its method ("rrf", "weighted")."""
+    def system(self) -> str:
+        """The system as the run named it, read from the identity alone: the model option as given,
+        "bm25s" for BM25, and for a fusion its method ("rrf", "weighted")."""
         if self.method == "fusion":
             return self.settings["fusion"]
-        if self.model is None:
-            return "bm25s"
-        preset = find_preset(self.model["model"])
-        return preset.name if preset else self.model["model"]
+        return self.model["model"] if self.model is not None else "bm25s"
+
+    @property
+    def model_name(self) -> str:
+        """The system for people: a preset's name for its hub id too, so that tables group them."""
+        preset = find_preset(self.system) if self.model is not None else None
+        return preset.name if preset else self.system
 
     def label(self) -> str:
-        """A readable name: the model, and the query subset when there is one."""
+        """A readable name from the identity alone (never from a lookup table that may change, which
+        would rename the report): the system, and the query subset when there is one."""
         max_queries = self.settings.get("max_queries")
-        return slug(self.model_name) + (f"-first{max_queries}q" if max_queries else "")
+        return slug(self.system) + (f"-first{max_queries}q" if max_queries else "")
 
     def file_stem(self) -> str:
         return f"{self.label()}.{self.digest()}"

@@ -12,8 +12,7 @@ first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -21,15 +20,13 @@ import torch
 
 from ..data.beir import BeirDataset
 from ..errors import SgptEvalError
-from ..models.bi_encoder import EncoderSettings, SGPTBiEncoder
+from ..executors import Executor
+from ..models.resolution import ResolvedModel
 from ..progress import progress_bar
 from ..storage import sha256_text
 from ..timing import timed
 from .embedding_cache import DEFAULT_DTYPE, STORE_DTYPES, EmbeddingCache
 from .ranking import Ranking
-
-if TYPE_CHECKING:
-    from ..executors.ray_pool import RayExecutor
 
 log = logging.getLogger(__name__)
 
@@ -218,32 +215,31 @@ def search(
 
 
 class DenseRetriever:
-    """A bi-encoder (loaded on first use) + exact search."""
+    """A resolved bi-encoder, loaded by its executor when it first encodes, and exact search."""
 
     method = "dense"
 
     def __init__(
         self,
-        model: EncoderSettings,
-        load: Callable[[], SGPTBiEncoder],
+        model: ResolvedModel,
+        executor: Executor,
         cache: EmbeddingCache,
         top_k: int,
         score_function: str = "cos_sim",
         faiss_gpu: bool | None = None,
         store_dtype: str = DEFAULT_DTYPE,
-        executor: RayExecutor | None = None,
     ) -> None:
+        """`model`: resolved for this run's dataset (its task instruction)."""
         if score_function not in SCORE_FUNCTIONS:
             raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
         if store_dtype not in STORE_DTYPES:
             raise SgptEvalError(f"--store-dtype {store_dtype}: choose from {', '.join(STORE_DTYPES)}")
-        self.model, self.load, self.cache = model, load, cache  # `model`: settings for this run's dataset
+        self.model, self.executor, self.cache = model, executor, cache
         self.top_k, self.score_function, self.store_dtype = top_k, score_function, store_dtype
         self.device = search_device(faiss_gpu)
-        self.executor = executor  # None: the model loads and encodes in this process
 
     def model_settings(self) -> dict:
-        return self.model.as_dict()
+        return self.model.settings.as_dict()
 
     def settings(self) -> dict:
         """float16 storage changes the scores, so it is part of the identity; float32, the
@@ -253,18 +249,14 @@ class DenseRetriever:
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
         doc_ids, query_ids = list(dataset.corpus.docs), list(dataset.queries)
-        if self.executor:
-            encoder = remote = self.executor.bi_encoder(self.model, -(-len(doc_ids) // self.cache.shard_size))
-        else:
-            encoder, remote = self.load().with_instruction(self.model.instruction), None  # this dataset's instruction
+        encoder = self.executor.bi_encoder(self.model, -(-len(doc_ids) // self.cache.shard_size))
         timings["load_model"] = encoder.load_seconds
         query_texts = [dataset.queries[qid] for qid in query_ids]
         with timed(timings, "encode_corpus"):
             doc_vectors, reused = self.cache.encode(encoder, dataset.corpus.texts(), "doc", dataset.hashes["corpus"],
-                                                    dtype=self.store_dtype, executor=remote)
+                                                    dtype=self.store_dtype)
         with timed(timings, "encode_queries"):
-            query_vectors = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)),
-                                              executor=remote)[0]
+            query_vectors = self.cache.encode(encoder, query_texts, "query", sha256_text("\n".join(query_texts)))[0]
         with timed(timings, "search"):
             ranking = search(query_vectors.concatenated(), doc_vectors, query_ids, doc_ids, self.top_k,
                              self.score_function, device=self.device)

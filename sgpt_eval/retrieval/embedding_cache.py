@@ -24,23 +24,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ..executors import DEFAULT_SHARD_SIZE, ShardEncoder, ShardJob
 from ..models.store import slug
 from ..progress import progress_bar
 from ..storage import digest, save_array, sha256_file, write_json
 
-if TYPE_CHECKING:  # the run settings read DEFAULT_SHARD_SIZE without loading torch
-    from ..models.bi_encoder import SGPTBiEncoder
-
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARD_SIZE = 2048
 DEFAULT_DTYPE = "float32"
 STORE_DTYPES = ("float32", "float16")
 SUBFOLDER = "embeddings"
@@ -49,31 +44,6 @@ META = "meta.json"
 
 class DamagedShard(Exception):
     """Why a shard on disk cannot be trusted; it is encoded again."""
-
-
-@dataclass(frozen=True)
-class ShardJob:
-    """Shard `number` of an entry: the `kind` texts [start, stop), stored as `dtype` in `path`
-    (None: kept in memory)."""
-
-    number: int
-    kind: str
-    start: int
-    stop: int
-    dtype: str = DEFAULT_DTYPE
-    path: Path | None = None
-
-    @property
-    def rows(self) -> int:
-        return self.stop - self.start
-
-
-class ShardEncoder(Protocol):
-    """Encodes shards elsewhere (an executor); the cache writes what it hands back."""
-
-    def encode_shards(self, jobs: Sequence[ShardJob], texts: Sequence[str], kind: str
-                      ) -> Iterator[tuple[ShardJob, np.ndarray]]:
-        """Each job with its vectors, in the order they finish."""
 
 
 class Shards(Sequence):
@@ -106,17 +76,17 @@ class EmbeddingCache:
         self.root = root  # None: encode without caching
         self.shard_size = shard_size
 
-    def key(self, encoder: SGPTBiEncoder, kind: str, content_id: str, dtype: str = DEFAULT_DTYPE) -> dict:
+    def key(self, encoder: ShardEncoder, kind: str, content_id: str, dtype: str = DEFAULT_DTYPE) -> dict:
         """The entry's key; the storage dtype only when it is not float32, so float32 entries
         written before it existed keep their folder."""
         key = {"encoder": encoder.settings.as_dict(), "kind": kind, "content": content_id, "shard_size": self.shard_size}
         return key if dtype == DEFAULT_DTYPE else {**key, "store_dtype": dtype}
 
-    def folder(self, encoder: SGPTBiEncoder, kind: str, content_id: str, dtype: str = DEFAULT_DTYPE) -> Path:
+    def folder(self, encoder: ShardEncoder, kind: str, content_id: str, dtype: str = DEFAULT_DTYPE) -> Path:
         key = self.key(encoder, kind, content_id, dtype)
         return self.root / SUBFOLDER / slug(encoder.settings.model) / f"{kind}-{digest(key, 20)}"
 
-    def jobs(self, encoder: SGPTBiEncoder, count: int, kind: str, content_id: str,
+    def jobs(self, encoder: ShardEncoder, count: int, kind: str, content_id: str,
              dtype: str = DEFAULT_DTYPE) -> list[ShardJob]:
         """Every shard of the entry for `count` texts, in order; with a cache folder, each with
         its file (the folder and its `meta.json` are made here)."""
@@ -131,12 +101,11 @@ class EmbeddingCache:
         return [ShardJob(number, kind, start, stop, dtype, folder / f"shard-{number:05d}.npy")
                 for number, (start, stop) in enumerate(spans)]
 
-    def encode(
-        self, encoder: SGPTBiEncoder, texts: Sequence[str], kind: str, content_id: str, batch_size: int | None = None,
-        dtype: str = DEFAULT_DTYPE, executor: ShardEncoder | None = None,
-    ) -> tuple[Shards, int]:
+    def encode(self, encoder: ShardEncoder, texts: Sequence[str], kind: str, content_id: str,
+               dtype: str = DEFAULT_DTYPE) -> tuple[Shards, int]:
         """Encode `texts` shard by shard (slicing `texts` per shard only), reusing every shard on
-        disk that verifies; the missing ones are encoded by `executor` (default: `encoder`, here).
+        disk that verifies; the missing ones are encoded by `encoder` (in this process or on an
+        executor's replicas) and written here.
 
         Returns the vectors as shards (files with a cache folder, arrays without one; queries
         take `.concatenated()`) and how many shards came from disk.
@@ -144,8 +113,7 @@ class EmbeddingCache:
         jobs = self.jobs(encoder, len(texts), kind, content_id, dtype)
         missing = [job for job in jobs if job.path is None or not reusable(job)]
         reused = len(jobs) - len(missing)
-        encoded = (executor.encode_shards(missing, texts, kind) if executor else
-                   ((job, encoder.encode(texts[job.start : job.stop], kind, batch_size)) for job in missing))
+        encoded = encoder.encode_shards(missing, texts, kind)
         in_memory: dict[int, np.ndarray] = {}
         for job, array in progress_bar(encoded, total=len(jobs), initial=reused, desc=f"{kind} shards", unit="shard",
                                        hide=len(jobs) < 2):

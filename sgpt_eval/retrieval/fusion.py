@@ -1,7 +1,8 @@
 """Fusion of finished rankings into a new one (e.g. a BM25 + dense hybrid), scored like any run.
 
-Inputs are reports (their TREC ranking beside them) or ranking files, all of one dataset and
-split. Two methods: reciprocal rank fusion (Cormack, Clarke and Buettcher, 2009: score = sum over
+Inputs are ranking files (a report's TREC ranking, or any TREC or SGPT JSON file), all of one
+dataset and split; reports given as inputs are resolved into their rankings before the run.
+Two methods: reciprocal rank fusion (Cormack, Clarke and Buettcher, 2009: score = sum over
 inputs of 1 / (k + rank), k = 60) and a weighted sum of scores normalised per query (min-max, or
 z-score). Conventions, so that a fused score can be computed by hand:
 - the query's own id is dropped from every input before anything else (BEIR's convention);
@@ -16,21 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..data.beir import BeirDataset
 from ..errors import SgptEvalError
-from ..reports.schema import read_json, read_report
-from ..storage import sha256_file
 from ..timing import timed
-from .ranking import Ranking, read_ranking, restrict_to
+from .ranking import Ranking, RankingFile
 
 FUSIONS = ("rrf", "weighted")
 NORMALIZATIONS = ("minmax", "zscore")
 DEFAULT_RRF_K = 60  # Cormack et al. 2009
 DEFAULT_NORMALIZATION = "minmax"
-_REMEDY = "fuse rankings of the dataset and split being evaluated (--dataset, --split)"
+REMEDY = "fuse rankings of the dataset and split being evaluated (--dataset, --split)"
 
 
 def parse_weights(value: str | Sequence[float] | None, count: int | None) -> tuple[float, ...] | None:
@@ -92,60 +89,16 @@ def _fuse(rankings: Sequence[Ranking], contribution, depth: int) -> Ranking:
             for query_id, totals in fused.items()}
 
 
-@dataclass(frozen=True)
-class FusionInput:
-    """One input: the path given, the ranking file it stands for, and what identifies it."""
-
-    path: Path
-    ranking: Path
-    sha256: str
-    report: dict | None  # the report's digest, system, dataset and split; None for a ranking file
-
-    @classmethod
-    def open(cls, path: str | Path) -> FusionInput:
-        """A report (a JSON file with an identity) or a ranking file (TREC or SGPT JSON)."""
-        path = Path(path)
-        if not path.is_file():
-            raise SgptEvalError(f"{path}: no such file; give reports (.json) or ranking files (TREC or SGPT JSON) to fuse")
-        if path.suffix.lower() != ".json" or "identity" not in read_json(path):
-            return cls(path, path, sha256_file(path), None)
-        report = read_report(path)
-        identity = report.identity
-        if identity.benchmark != "beir":
-            raise SgptEvalError(f"{path}: a {identity.benchmark} report; only BEIR rankings can be fused")
-        ranking = path.parent / (report.ranking_file or "")
-        if not report.ranking_file or not ranking.is_file():
-            raise SgptEvalError(f"{path}: its ranking file {report.ranking_file or ''} is not beside it; "
-                                "run that evaluation again to write it")
-        summary = {"digest": identity.digest(), "method": identity.method, "model": identity.model_name,
-                   "dataset": identity.dataset, "split": identity.split}
-        return cls(path, ranking, sha256_file(ranking), summary)
-
-    def settings(self) -> dict:
-        """What identifies it in the fused run's identity: its ranking's hash, and its report's."""
-        if self.report is None:
-            return {"sha256": self.sha256}
-        return {"sha256": self.sha256, "report": self.report["digest"],
-                "system": f"{self.report['method']}:{self.report['model']}"}
-
-
 class FusionRetriever:
     """The fusion of finished rankings of the dataset being evaluated; no model, no cache."""
 
     method = "fusion"
 
-    def __init__(self, inputs: Sequence[str | Path], dataset: str, split: str, fusion: str = "rrf",
-                 rrf_k: int | None = None, weights: Sequence[float] | None = None,
-                 normalization: str | None = None, top_k: int = 1000) -> None:
-        """Opens every input now (small reads and hashes), refusing any of another dataset or split."""
+    def __init__(self, inputs: Sequence[RankingFile], fusion: str = "rrf", rrf_k: int | None = None,
+                 weights: Sequence[float] | None = None, normalization: str | None = None, top_k: int = 1000) -> None:
         if len(inputs) < 2:
             raise SgptEvalError(f"fusion: {len(inputs)} input(s); give two or more reports or ranking files")
-        self.inputs = [FusionInput.open(path) for path in inputs]
-        for given in self.inputs:
-            found = given.report
-            if found and (found["dataset"], found["split"]) != (dataset, split):
-                raise SgptEvalError(f"{given.path}: a ranking of {found['dataset']} ({found['split']} split), "
-                                    f"not of {dataset} ({split} split); {_REMEDY}")
+        self.inputs = list(inputs)
         self.fusion, self.top_k = fusion, top_k
         self.rrf_k = rrf_k if rrf_k is not None else DEFAULT_RRF_K
         self.weights = tuple(weights) if weights is not None else (1.0 / len(inputs),) * len(inputs)
@@ -160,9 +113,7 @@ class FusionRetriever:
         return {"fusion": self.fusion, **how, "top_k": self.top_k, "inputs": [given.settings() for given in self.inputs]}
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
-        with timed(timings, "read_inputs"):
-            rankings = [restrict_to(read_ranking(given.ranking), dataset.queries, dataset.corpus.docs, given.ranking,
-                                    _REMEDY) for given in self.inputs]
+        rankings = [given.retrieve(dataset, timings, REMEDY)[0] for given in self.inputs]
         with timed(timings, "fuse"):
             fused = (rrf(rankings, self.rrf_k, self.top_k) if self.fusion == "rrf"
                      else weighted(rankings, self.weights, self.normalization, self.top_k))

@@ -1,7 +1,7 @@
 """Rankings (query id -> document id -> score) and their files: TREC run files (`qid Q0 docid
 rank score tag`, one line per retrieved document) and SGPT's JSON results (`{query_id: {doc_id:
 score}}`), so that a published first stage, such as the SGPT paper's Elasticsearch BM25 top-100,
-or any report's own ranking file, can be re-ranked as it is."""
+or any report's own ranking file, can be re-ranked or fused as it is (`RankingFile`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import logging
 import math
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.beir import text_lines, valid_id
+from ..data.beir import BeirDataset, text_lines, valid_id
 from ..errors import SgptEvalError
-from ..storage import atomic_open
+from ..storage import atomic_open, sha256_file
+from ..timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +150,36 @@ def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collectio
             f"{source}: nothing in it matches the dataset (no entry pairs one of the {len(query_ids)} judged queries "
             f"evaluated with a corpus document); {remedy}")
     return kept
+
+
+@dataclass(frozen=True)
+class RankingFile:
+    """A finished ranking on disk as a stage of a run: the first stage a re-ranker re-scores, or
+    one input of a fusion. It is identified by its bytes' hash and, when it is a report's ranking,
+    by that report (`report`: its digest, method, model, dataset and split)."""
+
+    path: Path
+    sha256: str
+    report: dict | None = None
+    method = "ranking_file"
+
+    @classmethod
+    def of(cls, path: Path, report: dict | None = None) -> RankingFile:
+        return cls(Path(path), sha256_file(path), report)
+
+    def model_settings(self) -> None:
+        return None
+
+    def settings(self) -> dict:
+        """What identifies it in a run's identity: its hash, and its report's digest and system."""
+        if self.report is None:
+            return {"sha256": self.sha256}
+        return {"sha256": self.sha256, "report": self.report["digest"],
+                "system": f"{self.report['method']}:{self.report['model']}"}
+
+    def retrieve(self, dataset: BeirDataset, timings: dict[str, float],
+                 remedy: str = "give --first-stage a ranking of this dataset and split") -> tuple[Ranking, dict]:
+        """The ranking restricted to the dataset's judged queries (in their order) and documents."""
+        with timed(timings, "read_ranking"):
+            ranking = restrict_to(read_ranking(self.path), dataset.queries, dataset.corpus.docs, self.path, remedy)
+        return {qid: ranking[qid] for qid in dataset.queries if qid in ranking}, {"path": str(self.path)}

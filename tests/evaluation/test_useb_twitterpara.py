@@ -22,6 +22,7 @@ from sgpt_eval.evaluation import useb_metrics as evaluators
 
 from ..synthetic_reports import only_report
 from ..useb_samples import real_twitterpara, useb_evaluator, write_twitterpara
+from ..encoders import make_bi_encoder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,7 +85,7 @@ def test_twitterpara_sample_agrees_with_the_useb_package(tmp_path):
 
 def test_real_twitterpara_matches_the_useb_package(tmp_path, tiny_gpt_neo):
     folder = real_twitterpara()
-    encoder = SGPTBiEncoder(model_store.resolve(str(tiny_gpt_neo), tmp_path))
+    encoder = make_bi_encoder(tiny_gpt_neo, tmp_path)
     recorded: dict[str, np.ndarray] = {}
     wrapped = recording(SGPTBiEncoder.encode, recorded)
     ours = evaluators.evaluate(data.load("twitterpara", folder.parent), lambda texts: wrapped(encoder, texts))

@@ -20,16 +20,16 @@ import torch
 from sgpt_eval.cli import main
 from sgpt_eval.data.beir import document_text
 from sgpt_eval.errors import SgptEvalError
+from sgpt_eval.executors.local import LocalExecutor
 from sgpt_eval.executors.ray_pool import RayExecutor, by_document
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder, describe
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
-from sgpt_eval.models.options import ModelOptions
-from sgpt_eval.models.score_cache import ScoreCache
+from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 from sgpt_eval.retrieval.ranking import read_trec
 
 from ..beir_fixtures import write_beir
 from ..conftest import _cache_dir
+from ..encoders import resolved
 from ..tolerances import RTOL
 from ..cli.test_habits import _error_line
 
@@ -62,12 +62,12 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_bi_encoder_shards_are_the_local_ones_and_a_mixed_cache_resumes(tiny_gpt_neo, model_dir, tmp_path):
-    options = ModelOptions(model=str(tiny_gpt_neo), device="cpu")
-    local = SGPTBiEncoder.from_options(options, model_dir)
-    remote = RayExecutor(options, model_dir, None, None).bi_encoder(local.settings, shards=4)
+    model = resolved(tiny_gpt_neo, "bi", model_dir, device="cpu")
+    local = LocalExecutor().bi_encoder(model, shards=4)
+    remote = RayExecutor(None).bi_encoder(model, shards=4)
     assert remote.device == "ray: 2 x cpu"
     vectors, _ = EmbeddingCache(tmp_path / "local", 3).encode(local, TEXTS, "doc", "c")
-    by_ray, reused = EmbeddingCache(tmp_path / "ray", 3).encode(local, TEXTS, "doc", "c", executor=remote)
+    by_ray, reused = EmbeddingCache(tmp_path / "ray", 3).encode(remote, TEXTS, "doc", "c")
     assert reused == 0 and np.array_equal(by_ray, vectors)
     local_folder = EmbeddingCache(tmp_path / "local", 3).folder(local, "doc", "c")
     ray_folder = EmbeddingCache(tmp_path / "ray", 3).folder(local, "doc", "c")
@@ -79,19 +79,29 @@ def test_bi_encoder_shards_are_the_local_ones_and_a_mixed_cache_resumes(tiny_gpt
     for number in (1, 3):  # half the shards from the local run; Ray encodes the other half
         for suffix in (".npy", ".json"):
             (folder / f"shard-{number:05d}{suffix}").unlink()
-    resumed, reused = mixed.encode(local, TEXTS, "doc", "c", executor=remote)
+    resumed, reused = mixed.encode(remote, TEXTS, "doc", "c")
     assert reused == 2 and np.array_equal(resumed, vectors) and _files(folder) == _files(local_folder)
-    assert np.array_equal(EmbeddingCache(None).encode(remote, TEXTS, "query", "q")[0], local.encode(TEXTS, "query"))
+    assert np.array_equal(EmbeddingCache(None).encode(remote, TEXTS, "query", "q")[0],
+                          local.encoder.encode(TEXTS, "query"))
 
 
-def test_a_worker_resolving_other_settings_is_refused(tiny_gpt_neo, model_dir):
-    options = ModelOptions(model=str(tiny_gpt_neo), device="cpu")
-    settings = dataclasses.replace(describe(options, model_dir), max_length=7)  # as if this machine had other files
+def test_a_worker_without_the_model_s_files_is_one_line(tiny_gpt_neo, model_dir, tmp_path):
+    """Workers load the model this process resolved, from the same path: a node without it says so."""
+    model = resolved(tiny_gpt_neo, "bi", model_dir, device="cpu")
+    elsewhere = dataclasses.replace(model, source=dataclasses.replace(model.source, path=tmp_path / "elsewhere"))
     with pytest.raises(SgptEvalError) as caught:
-        RayExecutor(options, model_dir, None, None).bi_encoder(settings, shards=1)
-    assert str(caught.value) == (f"--executor ray: a worker resolves model {tiny_gpt_neo} to other settings "
-                                 "(max_length) than this machine; give every node the same model files and "
-                                 "sgpt-eval version, and --device and --dtype where this machine has no GPU")
+        RayExecutor(None).bi_encoder(elsewhere, shards=1)
+    assert str(caught.value) == (f"--executor ray: a worker could not load the model: model {tiny_gpt_neo}: "
+                                 f"{tmp_path / 'elsewhere'} is not on this worker; give every node the model's "
+                                 "files at the same path")
+
+
+def test_a_model_resolved_for_a_gpu_needs_a_cluster_with_one(tiny_gpt_neo, model_dir):
+    on_gpu = dataclasses.replace(resolved(tiny_gpt_neo, "bi", model_dir, device="cpu"), device="cuda")
+    with pytest.raises(SgptEvalError) as caught:
+        RayExecutor(None).bi_encoder(on_gpu, shards=1)
+    assert str(caught.value) == (f"--executor ray: model {tiny_gpt_neo} runs on cuda, and the Ray cluster has no "
+                                 "such device; pass --device cpu, or join a cluster with GPUs")
 
 
 def test_a_dense_run_on_ray_writes_the_local_run_s_shards_ranking_and_identity(tiny_gpt_neo, model_dir, tmp_path,
@@ -109,14 +119,15 @@ def test_cross_encoder_scores_are_the_local_ones_and_cached_by_the_driver(tiny_g
     """Replicas score pairs grouped by document, a local run in batches of its own: equal within
     float32 rounding (tolerances.py). Vectors above come from the same shards in the same batches,
     and are equal to the bit."""
-    options = ModelOptions(model=str(tiny_gpt_neo), device="cpu")
-    local = SGPTCrossEncoder.from_options(options, model_dir, tmp_path / "local")
-    remote = RayExecutor(options, model_dir, tmp_path / "ray", None).cross_encoder(local.settings, len(PAIRS))
+    model = resolved(tiny_gpt_neo, "cross", model_dir, device="cpu")
+    local, remote = (CachedScorer(scorer, ScoreCache.for_settings(tmp_path / where, model.settings.as_dict()))
+                     for scorer, where in ((SGPTCrossEncoder(model), "local"),
+                                           (RayExecutor(None).cross_encoder(model, len(PAIRS)), "ray")))
     scores = local.predict(PAIRS, batch_size=4)
     by_ray = remote.predict(PAIRS, batch_size=4)
     assert remote.pairs_from_cache == 0
     np.testing.assert_allclose(by_ray, scores, rtol=RTOL, atol=0)
-    local_cache, ray_cache = (ScoreCache(model.score_cache.path).scores for model in (local, remote))
+    local_cache, ray_cache = (ScoreCache(scorer.cache.path).scores for scorer in (local, remote))
     assert ray_cache.keys() == local_cache.keys()
     np.testing.assert_allclose([ray_cache[key] for key in local_cache], list(local_cache.values()), rtol=RTOL, atol=0)
     assert remote.predict(PAIRS[::-1]) == by_ray[::-1] and remote.pairs_from_cache == len(PAIRS)
@@ -172,21 +183,11 @@ def _identity_and_scores(output_dir: Path) -> tuple[dict, dict[str, dict[str, fl
 def test_all_minilm_on_scifact_documents(scifact_dir, tmp_path):
     with open(scifact_dir / "scifact" / "corpus.jsonl", encoding="utf-8") as lines:
         texts = [document_text(json.loads(next(lines))) for _ in range(64)]
-    options = ModelOptions(model="all-MiniLM-L6-v2", device="cpu")
-    local = SGPTBiEncoder.from_options(options, _cache_dir())
-    remote = RayExecutor(options, _cache_dir(), None, None).bi_encoder(local.settings, shards=2)
+    model = resolved("all-MiniLM-L6-v2", "bi", _cache_dir(), device="cpu")
+    local, remote = LocalExecutor().bi_encoder(model, shards=2), RayExecutor(None).bi_encoder(model, shards=2)
     vectors, _ = EmbeddingCache(tmp_path / "local", 32).encode(local, texts, "doc", "scifact-64")
-    by_ray, _ = EmbeddingCache(tmp_path / "ray", 32).encode(local, texts, "doc", "scifact-64", executor=remote)
+    by_ray, _ = EmbeddingCache(tmp_path / "ray", 32).encode(remote, texts, "doc", "scifact-64")
     assert np.array_equal(by_ray, vectors)
-
-
-def test_a_worker_that_cannot_load_the_model_is_one_line(tiny_gpt_neo, model_dir):
-    settings = SGPTBiEncoder.from_options(ModelOptions(model=str(tiny_gpt_neo), device="cpu"), model_dir).settings
-    executor = RayExecutor(ModelOptions(model=str(model_dir / "gone"), device="cpu"), model_dir, None, None)
-    with pytest.raises(SgptEvalError) as caught:
-        executor.bi_encoder(settings, shards=1)
-    assert str(caught.value) == (f"--executor ray: a worker could not load the model: model '{model_dir / 'gone'}': "
-                                 "no such folder")
 
 
 def test_executor_ray_without_ray_is_one_line(tiny_gpt_neo, tmp_path, capsys, monkeypatch):

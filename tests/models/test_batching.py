@@ -13,11 +13,12 @@ import torch
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.models import bi_encoder
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder, describe
+from sgpt_eval.models import resolution
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.options import ModelOptions
-from sgpt_eval.models.store import resolve
 
 from ..beir_fixtures import write_beir
+from ..encoders import make_bi_encoder, resolved
 
 # Lengths from 3 to about 40 tokens, in no order: batches of different widths and sizes.
 TEXTS = [" ".join(["word"] * n) + " end" for n in (3, 30, 1, 12, 7, 39, 2, 18, 25, 5, 9, 14)]
@@ -25,8 +26,7 @@ TEXTS = [" ".join(["word"] * n) + " end" for n in (3, 30, 1, 12, 7, 39, 2, 18, 2
 
 @pytest.fixture(scope="module")
 def encoder(tiny_gpt_neo, tmp_path_factory) -> SGPTBiEncoder:
-    source = resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("cache"))
-    return SGPTBiEncoder(source, pooling="weightedmean", specb=True, max_length=64, device="cpu")
+    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("cache"), pooling="weightedmean", specb=True, max_length=64, device="cpu")
 
 
 def _recording(encoder: SGPTBiEncoder, monkeypatch, batch_tokens: int, fail_first: bool = False) -> list[list[int]]:
@@ -101,7 +101,7 @@ def test_out_of_memory_on_a_single_text_is_one_error(encoder, monkeypatch):
 def test_bfloat16_on_a_cpu_without_it_warns_once(tiny_gpt_neo, tmp_path, monkeypatch, caplog, native):
     monkeypatch.setattr(bi_encoder, "native_bfloat16", lambda: native)
     with caplog.at_level(logging.WARNING, logger="sgpt_eval.models.bi_encoder"):
-        SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), dtype="bfloat16", device="cpu")
+        make_bi_encoder(tiny_gpt_neo, tmp_path, dtype="bfloat16", device="cpu")
     expected = ["--dtype bfloat16: this CPU has no hardware bfloat16 (avx512_bf16, amx_bf16); "
                 "it is emulated and likely slower than float32"]
     assert caplog.messages == ([] if native else expected)
@@ -117,14 +117,14 @@ def test_native_bfloat16_reads_the_cpu_flags(tmp_path):
 
 
 def test_the_budget_is_no_setting_of_the_vectors(tiny_gpt_neo, tmp_path):
-    plain = describe(ModelOptions(model=str(tiny_gpt_neo)), tmp_path)
-    budgeted = describe(ModelOptions(model=str(tiny_gpt_neo), batch_tokens=64), tmp_path)
+    plain = resolved(tiny_gpt_neo, "bi", tmp_path).settings
+    budgeted = resolved(tiny_gpt_neo, "bi", tmp_path, batch_tokens=64).settings
     assert budgeted == plain and "batch_tokens" not in plain.as_dict()
 
 
 def test_a_budget_below_one_token_is_refused_before_a_model_loads(capsys, tmp_path, tiny_gpt_neo, monkeypatch):
     write_beir(tmp_path / "data" / "toy")
-    monkeypatch.setattr(SGPTBiEncoder, "from_options", lambda *a, **k: pytest.fail("a model loaded"))
+    monkeypatch.setattr(resolution, "load", lambda *a, **k: pytest.fail("a model loaded"))
     argv = ["eval", "--dataset", "toy", "--model", str(tiny_gpt_neo), "--device", "cpu", "--batch-tokens", "0",
             "--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out")]
     assert main(argv) == 2

@@ -19,18 +19,16 @@ from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.presets import find_preset
 from sgpt_eval.models.prompts import PromptTokenizer, resolve_template
-from sgpt_eval.models.score_cache import ScoreCache
-from sgpt_eval.models.store import ModelSource
+from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
 
 from ..beir_fixtures import write_beir
 from ..reference_sgpt_ce import reference_scores
+from ..encoders import make_cross_encoder, resolved
 
 WORDS = "protein cell cancer gene mouse binding receptor therapy vitamin D risk, (p < 0.05) \"quoted\" results.".split()
 UPR_PROMPT = "Passage:  {doc}. Please write a question based on this passage."
 
 
-def _source(folder: Path) -> ModelSource:
-    return ModelSource("tiny", folder, "local", "test", None)
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -44,7 +42,7 @@ def _pairs() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def summed(tiny_gpt_neo) -> SGPTCrossEncoder:
-    return SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=8)
+    return make_cross_encoder(tiny_gpt_neo, batch_size=8)
 
 
 @pytest.mark.parametrize("max_length", [None, 20])
@@ -52,7 +50,7 @@ def test_mean_is_the_sum_over_the_number_of_query_tokens(tiny_gpt_neo, max_lengt
     """Against SGPT's per-pair loop divided by the query tokens scored: all of them, or (20 tokens
     in all) those left once a long query is cut."""
     pairs = _pairs()
-    scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), max_length=max_length, batch_size=8, aggregate="mean")
+    scorer = make_cross_encoder(tiny_gpt_neo, max_length=max_length, batch_size=8, aggregate="mean")
     tokenized = scorer.prompt.pairs(pairs)
     expected = [score / len(pair.query) for score, pair in
                 zip(reference_scores(scorer.model, scorer.prompt, pairs), tokenized)]
@@ -70,30 +68,31 @@ def test_the_defaults_score_and_record_as_before(summed, tiny_gpt_neo):
     pairs = _pairs()
     scores = summed.predict(pairs, show_progress_bar=False)
     assert scores == pytest.approx(reference_scores(summed.model, summed.prompt, pairs), abs=1e-3)
-    explicit = SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=8, aggregate="sum")
+    explicit = make_cross_encoder(tiny_gpt_neo, batch_size=8, aggregate="sum")
     assert explicit.predict(pairs, show_progress_bar=False) == scores
     assert explicit.settings.as_dict() == summed.settings.as_dict() == {
-        "model": "tiny", "revision": "test", "template": resolve_template("asymmetric"), "max_length": 512,
-        "dtype": "float32"}
-    mean = SGPTCrossEncoder(_source(tiny_gpt_neo), aggregate="mean").settings.as_dict()
+        "model": str(tiny_gpt_neo), "revision": summed.settings.revision, "template": resolve_template("asymmetric"),
+        "max_length": 512, "dtype": "float32"}
+    mean = make_cross_encoder(tiny_gpt_neo, aggregate="mean").settings.as_dict()
     assert mean == {**summed.settings.as_dict(), "aggregate": "mean"}
 
 
 def test_the_aggregate_has_its_own_score_cache(tiny_gpt_neo, tmp_path):
     pairs = _pairs()[:6]
-    default = SGPTCrossEncoder(_source(tiny_gpt_neo), score_cache_dir=tmp_path)
+    summing, averaging = make_cross_encoder(tiny_gpt_neo), make_cross_encoder(tiny_gpt_neo, aggregate="mean")
+    default, mean = (CachedScorer(model, ScoreCache.for_settings(tmp_path, model.settings.as_dict()))
+                     for model in (summing, averaging))
     default.predict(pairs, show_progress_bar=False)
-    before = {"model": "tiny", "revision": "test", "template": resolve_template("asymmetric"), "max_length": 512,
-              "dtype": "float32"}
-    assert default.score_cache.path == ScoreCache.for_settings(tmp_path, before).path  # today's cache file
-    mean = SGPTCrossEncoder(_source(tiny_gpt_neo), score_cache_dir=tmp_path, aggregate="mean")
-    assert mean.score_cache.path != default.score_cache.path
+    before = {"model": str(tiny_gpt_neo), "revision": summing.settings.revision,
+              "template": resolve_template("asymmetric"), "max_length": 512, "dtype": "float32"}
+    assert default.cache.path == ScoreCache.for_settings(tmp_path, before).path  # today's cache file
+    assert mean.cache.path != default.cache.path
     sums = default.predict(pairs, show_progress_bar=False)
     assert default.pairs_from_cache == len(pairs)
-    means = [score / len(pair.query) for score, pair in zip(sums, default.prompt.pairs(pairs))]
+    means = [score / len(pair.query) for score, pair in zip(sums, summing.prompt.pairs(pairs))]
     assert mean.predict(pairs, show_progress_bar=False) == pytest.approx(means, abs=1e-4)
     assert mean.pairs_from_cache == 0  # the cached sums were not taken for means
-    record = json.loads(mean.score_cache.path.with_suffix(".json").read_text())
+    record = json.loads(mean.cache.path.with_suffix(".json").read_text())
     assert record["settings"]["aggregate"] == "mean"
 
 
@@ -171,6 +170,6 @@ def test_sgpt_ce_presets_download_at_their_revision(monkeypatch, tmp_path, capsy
 def test_half_precision_runs_say_their_projection(tiny_gpt_neo):
     """A bfloat16 model's scores moved when its vocabulary projection went to float32: its settings
     say so, so that it shares neither a report identity nor a score cache entry with older runs."""
-    half = cross_encoder.resolve_settings(_source(tiny_gpt_neo), dtype="bfloat16", device="cpu")[0].as_dict()
-    full = cross_encoder.resolve_settings(_source(tiny_gpt_neo), dtype="float32", device="cpu")[0].as_dict()
+    half = resolved(tiny_gpt_neo, "cross", dtype="bfloat16", device="cpu").settings.as_dict()
+    full = resolved(tiny_gpt_neo, "cross", dtype="float32", device="cpu").settings.as_dict()
     assert half == {**full, "dtype": "bfloat16", "vocabulary_projection": "float32"}

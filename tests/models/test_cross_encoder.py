@@ -18,15 +18,15 @@ from sgpt_eval.cli import evaluate as cli_rerank
 from sgpt_eval.models.prompts import TEMPLATES, PromptTokenizer, resolve_template
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.models.store import ModelSource
 from sgpt_eval.evaluation.pipeline import Models, evaluate
 from sgpt_eval.evaluation.specs import RunSettings, RunSpec
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.retrieval.ranking import write_trec
-from sgpt_eval.models.score_cache import ScoreCache
+from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
 
 from ..reference_sgpt_ce import reference_scores
 from ..tolerances import RTOL
+from ..encoders import make_cross_encoder
 
 WORDS = ("protein cell cancer gene mouse binding receptor therapy clinical trial patients increased reduced "
          "expression (p < 0.05) 12% vitamin D risk, \"quoted\" results.").split()
@@ -71,8 +71,6 @@ def tiny_bloom(gpt2_tokenizer, tmp_path_factory) -> Path:
     return _save(BloomForCausalLM(config), gpt2_tokenizer, tmp_path_factory.mktemp("bloom"))
 
 
-def _source(folder: Path) -> ModelSource:
-    return ModelSource("tiny", folder, "local", "test", None)
 
 
 def _texts(rng: random.Random, count: int, low: int, high: int) -> list[str]:
@@ -95,7 +93,7 @@ def test_fast_scores_equal_the_per_pair_loop(request, model, packed, max_length)
     and (with max_length 48) documents cut from the left; packed rows where the model takes them
     (not under GPT-Neo's local attention, nor BLOOM's ALiBi), a cache copy per pair where not."""
     pairs = _pairs()
-    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), max_length=max_length, batch_size=8)
+    scorer = make_cross_encoder(request.getfixturevalue(model), max_length=max_length, batch_size=8)
     assert scorer.packed == packed
     fast = scorer.predict(pairs, show_progress_bar=False)
     slow = reference_scores(scorer.model, scorer.prompt, pairs)
@@ -112,7 +110,7 @@ def test_fast_scores_equal_the_per_pair_loop(request, model, packed, max_length)
 def test_a_user_template_and_a_one_token_prompt(tiny_gpt_neo):
     """`{doc}` alone: an empty document leaves nothing to condition on, so end-of-text stands in."""
     pairs = [("a query", ""), ("a query", "word"), ("another longer query", "word"), ("a query", "two words")]
-    scorer = SGPTCrossEncoder(_source(tiny_gpt_neo), template="{doc}", batch_size=4)
+    scorer = make_cross_encoder(tiny_gpt_neo, template="{doc}", batch_size=4)
     assert scorer.prompt.pairs(pairs[:1])[0].prefix == (scorer.prompt.tokenizer.eos_token_id,)
     fast = scorer.predict(pairs, show_progress_bar=False)
     assert fast == pytest.approx(reference_scores(scorer.model, scorer.prompt, pairs), abs=1e-3)
@@ -121,7 +119,7 @@ def test_a_user_template_and_a_one_token_prompt(tiny_gpt_neo):
 @pytest.mark.parametrize("model", ["tiny_gpt_neo", "tiny_llama"])
 def test_each_prompt_runs_once_per_batch_and_batches_are_width_sorted(request, model):
     """A prompt's row is as wide as the prompt, or, packed, as the prompt and all its queries."""
-    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=6)
+    scorer = make_cross_encoder(request.getfixturevalue(model), batch_size=6)
     pairs = scorer.prompt.pairs(_pairs())
     batches = scorer.batches(pairs, list(range(len(pairs))), batch_size=6)
     assert sorted(i for batch in batches for _, members in batch for i in members) == list(range(len(pairs)))
@@ -174,26 +172,25 @@ def test_model_must_be_a_causal_lm_from_safetensors_or_a_weights_only_pickle(gpt
     encoder = _save(DistilBertModel(DistilBertConfig(vocab_size=100, dim=32, n_layers=1, n_heads=2, hidden_dim=64)),
                     gpt2_tokenizer, tmp_path / "distilbert")
     with pytest.raises(SgptEvalError, match="not a causal language model"):
-        SGPTCrossEncoder(_source(encoder))
+        make_cross_encoder(encoder)
     pickled = tmp_path / "pickled"
     model = GPTNeoForCausalLM(GPTNeoConfig(vocab_size=len(gpt2_tokenizer), hidden_size=32, num_layers=1, num_heads=2,
                                            attention_types=[[["global"], 1]], max_position_embeddings=64))
     model.config.save_pretrained(pickled)
     torch.save(model.state_dict(), pickled / "pytorch_model.bin")
     gpt2_tokenizer.save_pretrained(pickled)
-    assert SGPTCrossEncoder(_source(pickled)).predict([("q", "d")], show_progress_bar=False)[0] < 0  # weights-only
+    assert make_cross_encoder(pickled).predict([("q", "d")], show_progress_bar=False)[0] < 0  # weights-only
 
 
 @pytest.fixture(scope="module")
 def scorer(tiny_gpt_neo) -> SGPTCrossEncoder:
-    return SGPTCrossEncoder(_source(tiny_gpt_neo), batch_size=8)
+    return make_cross_encoder(tiny_gpt_neo, batch_size=8)
 
 
-def _with_cache(scorer: SGPTCrossEncoder, cache_dir: Path) -> SGPTCrossEncoder:
-    """The same loaded model with a score cache, read afresh from disk (as a new process would)."""
-    cached = copy.copy(scorer)
-    cached.score_cache = ScoreCache.for_settings(cache_dir, scorer.settings.as_dict())
-    return cached
+def _with_cache(scorer: SGPTCrossEncoder, cache_dir: Path) -> CachedScorer:
+    """The same loaded model (a copy, to patch) through a score cache read afresh from disk (as a
+    new process would)."""
+    return CachedScorer(copy.copy(scorer), ScoreCache.for_settings(cache_dir, scorer.settings.as_dict()))
 
 
 def test_scores_are_cached_and_an_interrupted_run_resumes(scorer, tmp_path, monkeypatch):
@@ -208,16 +205,16 @@ def test_scores_are_cached_and_an_interrupted_run_resumes(scorer, tmp_path, monk
         calls.append(batch)
         return real_run_batch(batch, tokenized)
 
-    monkeypatch.setattr(first, "run_batch", interrupted)
+    monkeypatch.setattr(first.scorer, "run_batch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         first.predict(pairs, show_progress_bar=False)
     done = sum(len(members) for batch in calls for _, members in batch)
     assert 0 < done < len(pairs)
-    cache_file = first.score_cache.path
+    cache_file = first.cache.path
     with open(cache_file, "a") as handle:
         handle.write('{"key": "torn')  # a write cut short by the interruption
     resumed = _with_cache(scorer, tmp_path)
-    assert len(resumed.score_cache.scores) == done
+    assert len(resumed.cache.scores) == done
     scores = resumed.predict(pairs, show_progress_bar=False)
     assert resumed.pairs_from_cache == done
     assert scores == pytest.approx(expected, abs=1e-4)
@@ -225,7 +222,7 @@ def test_scores_are_cached_and_an_interrupted_run_resumes(scorer, tmp_path, monk
     assert len(lines) == len(pairs) and all(json.loads(line) for line in lines)
 
     again = _with_cache(scorer, tmp_path)
-    monkeypatch.setattr(again, "run_batch", lambda *args: pytest.fail("a cached pair was scored again"))
+    monkeypatch.setattr(again.scorer, "run_batch", lambda *args: pytest.fail("a cached pair was scored again"))
     assert again.predict(pairs, show_progress_bar=False) == scores and again.pairs_from_cache == len(pairs)
     symmetric = {**scorer.settings.as_dict(), "template": TEMPLATES["symmetric"]}
     assert ScoreCache.for_settings(tmp_path, symmetric).path != cache_file
@@ -333,7 +330,7 @@ def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch
     """The token ids that every prompt of a batch begins with run once, batch 1, their keys and
     values copied to each row: before each packed row where every layer sees the whole sequence
     (Llama), before the padding under GPT-Neo's 32-column local attention."""
-    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=8)
+    scorer = make_cross_encoder(request.getfixturevalue(model), batch_size=8)
     assert scorer.window == window
     pairs = _pairs()
     expected = reference_scores(scorer.model, scorer.prompt, pairs)
@@ -356,21 +353,19 @@ def test_the_instruction_runs_once_per_batch(request, model, window, monkeypatch
 def test_a_pair_s_score_does_not_depend_on_its_batch(request, model):
     """Ray's replicas score a document's pairs away from the others: every score must be the one
     the whole batch gives, packed or not, within float32 rounding over other padded shapes."""
-    scorer = SGPTCrossEncoder(_source(request.getfixturevalue(model)), batch_size=4)
+    scorer = make_cross_encoder(request.getfixturevalue(model), batch_size=4)
     pairs = _pairs() + _pairs(1)
     expected = scorer.predict(pairs, show_progress_bar=False)
     for doc in {doc for _, doc in pairs}:
-        scorer.score_cache = ScoreCache.for_settings(None, scorer.settings.as_dict())
         alone = [i for i, (_, other) in enumerate(pairs) if other == doc]
         np.testing.assert_allclose(scorer.predict([pairs[i] for i in alone], show_progress_bar=False),
                                    [expected[i] for i in alone], rtol=RTOL, atol=0)
-        assert scorer.pairs_from_cache == 0
 
 
 def test_packing_needs_a_model_that_takes_the_mask_and_the_positions(tiny_llama, monkeypatch):
     """A model that put its own causal mask in place of the 4D one, or placed tokens by column,
     would let a query see the query before it in its row, or move it: the probe at load says no."""
-    scorer = SGPTCrossEncoder(_source(tiny_llama))
+    scorer = make_cross_encoder(tiny_llama)
     assert scorer.packed
     body = scorer.body
     for ignored in ("attention_mask", "position_ids"):
@@ -384,8 +379,8 @@ def test_bfloat16_on_cpu_scores_near_float32(request, model):
     """A bfloat16 model (CPUs with AVX512-BF16 run it natively) projects onto the vocabulary in
     float32; its scores stay near float32's and well-separated pairs keep their order."""
     folder = request.getfixturevalue(model)
-    full = SGPTCrossEncoder(_source(folder), dtype="float32", batch_size=8)
-    half = SGPTCrossEncoder(_source(folder), dtype="bfloat16", batch_size=8)
+    full = make_cross_encoder(folder, dtype="float32", batch_size=8)
+    half = make_cross_encoder(folder, dtype="bfloat16", batch_size=8)
     assert half.model.dtype == torch.bfloat16 and half.head_weight.dtype == torch.float32 and full.head_weight is None
     pairs = _pairs()
     expected, scores = full.predict(pairs, show_progress_bar=False), half.predict(pairs, show_progress_bar=False)

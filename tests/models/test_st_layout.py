@@ -8,9 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.models.store import resolve
+from ..encoders import make_bi_encoder
 
 TEXTS = ["a short text", "a somewhat longer text about dense retrieval"]
 
@@ -41,9 +40,9 @@ def _st_folder(tiny_gpt_neo, tmp_path, pooling_flag="pooling_mode_mean_tokens", 
 
 def test_module_stack_matches_manual_computation(tiny_gpt_neo, tmp_path):
     folder, weights = _st_folder(tiny_gpt_neo, tmp_path)
-    encoder = SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
+    encoder = make_bi_encoder(folder, tmp_path, device="cpu")
     assert (encoder.pooling, encoder.max_length, encoder.normalize, encoder.settings.dense_layers) == ("mean", 20, True, 1)
-    plain = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), pooling="mean", max_length=20, device="cpu")
+    plain = make_bi_encoder(tiny_gpt_neo, tmp_path, pooling="mean", max_length=20, device="cpu")
     pooled = torch.from_numpy(plain.encode(TEXTS, "doc", show_progress_bar=False))
     expected = torch.nn.functional.normalize(torch.tanh(pooled @ weights["linear.weight"].T + weights["linear.bias"]), dim=-1)
     np.testing.assert_allclose(encoder.encode(TEXTS, "doc", show_progress_bar=False), expected.numpy(), atol=1e-5)
@@ -51,14 +50,14 @@ def test_module_stack_matches_manual_computation(tiny_gpt_neo, tmp_path):
 
 def test_weightedmean_flag_is_read(tiny_gpt_neo, tmp_path):
     folder, _ = _st_folder(tiny_gpt_neo, tmp_path, pooling_flag="pooling_mode_weightedmean_tokens")
-    assert SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu").pooling == "weightedmean"
+    assert make_bi_encoder(folder, tmp_path, device="cpu").pooling == "weightedmean"
 
 
 def test_unsupported_pieces_are_named(tiny_gpt_neo, tmp_path):
     folder, _ = _st_folder(tiny_gpt_neo, tmp_path, pooling_flag="pooling_mode_max_tokens")
     with pytest.raises(SgptEvalError, match="pooling_mode_max_tokens"):
-        SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
+        make_bi_encoder(folder, tmp_path, device="cpu")
     shutil.rmtree(folder)
     folder, _ = _st_folder(tiny_gpt_neo, tmp_path, activation="os.system")
     with pytest.raises(SgptEvalError, match="activation 'os.system' is not supported"):
-        SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
+        make_bi_encoder(folder, tmp_path, device="cpu")

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer, LlamaConfig, LlamaModel, MistralConfig, MistralModel
 
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.models import bi_encoder
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder, describe
+from sgpt_eval.models import resolution
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.pooling import pool
 from sgpt_eval.models.presets import PRESETS
-from sgpt_eval.models.store import resolve
+from ..encoders import make_bi_encoder, resolved
 
 REPO = Path(__file__).resolve().parents[2]
 TASK = "Given a scientific claim, retrieve documents that support or refute the claim"
@@ -39,7 +39,7 @@ def tiny_mistral(tmp_path_factory, gpt2_tokenizer) -> Path:
 
 
 def _encoder(folder: Path, tmp_path: Path, **options) -> SGPTBiEncoder:
-    return SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu", **options)
+    return make_bi_encoder(folder, tmp_path, device="cpu", **options)
 
 
 def _states(model, ids: list[list[int]], pad: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,7 +117,7 @@ def test_defaults_give_the_vectors_and_settings_of_before(tiny_gpt_neo, tmp_path
 def test_existing_report_identity_is_reproduced():
     report = json.loads((REPO / "results/beir/scifact/dense/all-MiniLM-L6-v2.e37cdc206786.json").read_text())
     cache = Path(__import__("os").environ.get("SGPT_EVAL_CACHE") or REPO / ".cache")
-    settings = describe(ModelOptions("all-MiniLM-L6-v2"), cache)
+    settings = resolved("all-MiniLM-L6-v2", "bi", cache).settings
     assert settings.for_dataset("scifact").as_dict() == report["identity"]["model"]
 
 
@@ -193,7 +193,7 @@ def test_lora_adapter_is_merged(tmp_path, gpt2_tokenizer):
             torch.nn.init.normal_(weight, std=0.5)
     peft_model.save_pretrained(adapter)
 
-    encoder = _encoder(base, tmp_path, pooling="mean", adapter=resolve(str(adapter), tmp_path))
+    encoder = _encoder(base, tmp_path, pooling="mean", adapter=str(adapter))
     reference = PeftModel.from_pretrained(AutoModel.from_pretrained(base), adapter).eval()
     ids = gpt2_tokenizer(QUERIES)["input_ids"]
     states, mask = _states(reference, ids, gpt2_tokenizer.eos_token_id, left=False)
@@ -206,17 +206,17 @@ def test_lora_adapter_is_merged(tmp_path, gpt2_tokenizer):
 
 
 def test_instruction_of_the_dataset_goes_into_the_settings(tiny_mistral, tmp_path):
-    settings = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, device="cpu")[0]
+    settings = resolved(tiny_mistral, "bi", tmp_path, query_template=E5_TEMPLATE, device="cpu").settings
     with_instructions = settings.__class__(**{**settings.__dict__,
                                               "instructions": PRESETS["E5-Mistral-7B-instruct"].instructions})
     assert with_instructions.for_dataset("scifact").as_dict()["instruction"] == TASK
     assert with_instructions.for_dataset("cqadupstack/android").instruction.startswith("Given a question, retrieve detailed")
     with pytest.raises(SgptEvalError, match=r"has no instruction for dataset mydata; give one with --instruction TEXT"):
         with_instructions.for_dataset("mydata")
-    given = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template=E5_TEMPLATE, instruction="Find it",
-                            device="cpu")[0]
+    given = resolved(tiny_mistral, "bi", tmp_path, query_template=E5_TEMPLATE, instruction="Find it",
+                     device="cpu").settings
     assert given.for_dataset("mydata").as_dict()["instruction"] == "Find it"
-    plain = bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), device="cpu")[0]
+    plain = resolved(tiny_mistral, "bi", tmp_path, device="cpu").settings
     assert plain.for_dataset("mydata") is plain and "instruction" not in plain.as_dict()
 
 
@@ -232,9 +232,9 @@ def test_the_encoder_takes_the_instruction_of_its_dataset(tiny_mistral, tmp_path
 
 def test_bad_settings_are_one_line_errors(tiny_mistral, tmp_path, monkeypatch):
     with pytest.raises(SgptEvalError, match=r"^--query-template 'Query:': must contain \{text\} exactly once$"):
-        bi_encoder.resolve_settings(resolve(str(tiny_mistral), tmp_path), query_template="Query:", device="cpu")
+        resolved(tiny_mistral, "bi", tmp_path, query_template="Query:", device="cpu")
     with pytest.raises(SgptEvalError, match=r"^append_eos, adapter: not a setting of a cross-encoder \(model m\); drop it$"):
         ModelOptions("m", append_eos=True, adapter="a/b").check("cross")
-    monkeypatch.setattr(bi_encoder.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(resolution.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SgptEvalError, match=r"^--adapter a/b: needs the peft package; pip install 'sgpt-eval\[peft\]'$"):
-        describe(ModelOptions(str(tiny_mistral), adapter="a/b"), tmp_path)
+        resolved(tiny_mistral, "bi", tmp_path, adapter="a/b")

@@ -4,16 +4,15 @@ from beir.retrieval.search.dense import DenseRetrievalExactSearch
 
 from sgpt_eval.data import beir as beir_data
 from sgpt_eval.retrieval.dense import search
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
-from sgpt_eval.models.store import resolve
 
 from ..beir_fixtures import write_beir
+from ..encoders import make_bi_encoder
 
 
 def test_inside_beir_dense_retrieval_exact_search(tiny_gpt_neo, tmp_path):
     write_beir(tmp_path / "toy")
     dataset = beir_data.load("toy", tmp_path)
-    encoder = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), specb=True, device="cpu")
+    encoder = make_bi_encoder(tiny_gpt_neo, tmp_path, specb=True, device="cpu")
     beir_results = DenseRetrievalExactSearch(encoder, batch_size=2, show_progress_bar=False).search(
         dataset.corpus.docs, dataset.queries, top_k=2, score_function="cos_sim"
     )

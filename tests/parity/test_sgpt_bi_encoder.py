@@ -7,11 +7,10 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.models.store import resolve
 
 from ..reference_sgpt import tokenize_with_specb, weightedmean_embedding
+from ..encoders import make_bi_encoder
 
 QUERIES = ["How do mitochondria produce energy?", "[brackets] in {text}", "a"]
 DOCS = [
@@ -23,8 +22,7 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def encoder(tiny_gpt_neo, tmp_path_factory):
-    source = resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("cache"))
-    return SGPTBiEncoder(source, pooling="weightedmean", specb=True, max_length=64, device="cpu", batch_size=2)
+    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("cache"), pooling="weightedmean", specb=True, max_length=64, device="cpu", batch_size=2)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +62,7 @@ def test_batching_and_order_do_not_change_vectors(encoder):
 
 
 def test_symmetric_model_uses_no_brackets(tiny_gpt_neo, tmp_path):
-    encoder = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), specb=False, device="cpu")
+    encoder = make_bi_encoder(tiny_gpt_neo, tmp_path, specb=False, device="cpu")
     assert encoder.pooling == "weightedmean"  # a causal LM defaults to SGPT pooling
     query, doc = encoder.encode(["same text"], "query", show_progress_bar=False), encoder.encode(["same text"], "doc", show_progress_bar=False)
     np.testing.assert_array_equal(query, doc)
@@ -79,7 +77,7 @@ def test_beir_interface_accepts_corpus_dicts(encoder):
 
 
 def test_half_precision_is_close_to_fp32(tiny_gpt_neo, tmp_path, encoder):
-    bf16 = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), specb=True, max_length=64, dtype="bfloat16", device="cpu")
+    bf16 = make_bi_encoder(tiny_gpt_neo, tmp_path, specb=True, max_length=64, dtype="bfloat16", device="cpu")
     assert bf16.settings.dtype == "bfloat16"
     ours, ref = bf16.encode(DOCS, "doc", show_progress_bar=False), encoder.encode(DOCS, "doc", show_progress_bar=False)
     cosine = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
@@ -93,6 +91,6 @@ def test_pickle_weights_load_weights_only(tiny_gpt_neo, tmp_path):
     (folder / "model.safetensors").unlink()
     torch.save(model.state_dict(), folder / "pytorch_model.bin")  # an old-style pickle checkpoint
     AutoTokenizer.from_pretrained(tiny_gpt_neo).save_pretrained(folder)
-    pickled = SGPTBiEncoder(resolve(str(folder), tmp_path), device="cpu")
+    pickled = make_bi_encoder(folder, tmp_path, device="cpu")
     assert all(torch.equal(value, model.state_dict()[name]) for name, value in pickled.model.state_dict().items())
     assert pickled.encode(["x"], "doc", show_progress_bar=False).shape == (1, 64)

@@ -15,6 +15,7 @@ from sgpt_eval.cli import main
 from sgpt_eval.reports.schema import read_report, write_report as write
 
 from ..synthetic_reports import write_report
+from ..encoders import make_bi_encoder
 
 mteb = pytest.importorskip("mteb")
 
@@ -132,10 +133,7 @@ DOCS = [("Mitochondria", "Mitochondria produce ATP."), ("", "Retrieval models ra
 
 @pytest.fixture(scope="module")
 def sgpt_specb(tiny_gpt_neo, tmp_path_factory):
-    from sgpt_eval.models.bi_encoder import SGPTBiEncoder
-    from sgpt_eval.models.store import resolve
-
-    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("cache")), specb=True, device="cpu")
+    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("cache"), specb=True, device="cpu")
 
 
 def _mteb_inputs(rows: dict[str, list], prompt_type):

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from sgpt_eval.cli import main
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
-from sgpt_eval.models.score_cache import ScoreCache
-from sgpt_eval.models.store import ModelSource, resolve
+from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
+from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 from sgpt_eval.storage import sha256_file
 
 from ..beir_fixtures import write_beir
+from ..encoders import make_bi_encoder, make_cross_encoder
 
 TEXTS = [f"document number {i} about topic {i % 3}" for i in range(10)]  # shards of 4, 4 and 2 rows
 PAIRS = [(f"query {q}", f"document {d} on subject {q + d}") for q in range(2) for d in range(3)]
@@ -31,14 +31,15 @@ class CountingEncoder:
     def __init__(self, encoder: SGPTBiEncoder) -> None:
         self.inner, self.settings, self.encoded = encoder, encoder.settings, 0
 
-    def encode(self, texts, kind, batch_size=None):
-        self.encoded += len(texts)
-        return self.inner.encode(texts, kind, batch_size, show_progress_bar=False)
+    def encode_shards(self, jobs, texts, kind):
+        for job in jobs:
+            self.encoded += job.rows
+            yield job, self.inner.encode(texts[job.start:job.stop], kind, show_progress_bar=False)
 
 
 @pytest.fixture(scope="module")
 def encoder(tiny_gpt_neo, tmp_path_factory) -> SGPTBiEncoder:
-    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("c")), specb=True, device="cpu")
+    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("c"), specb=True, device="cpu")
 
 
 def _flip_last_byte(path: Path) -> None:
@@ -104,16 +105,16 @@ class CountingScorer:
 
 @pytest.fixture(scope="module")
 def scorer(tiny_gpt_neo) -> SGPTCrossEncoder:
-    return SGPTCrossEncoder(ModelSource("tiny", tiny_gpt_neo, "local", "test", None), batch_size=4)
+    return make_cross_encoder(tiny_gpt_neo, batch_size=4)
 
 
 def _score(scorer: SGPTCrossEncoder, cache_dir: Path) -> tuple[list[float], int, Path]:
     """Score PAIRS as a new process would (the cache read afresh); also how many pairs ran and the file."""
-    run = copy.copy(scorer)
-    run.score_cache = ScoreCache.for_settings(cache_dir, scorer.settings.as_dict())
-    run.run_batch = CountingScorer()
+    model = copy.copy(scorer)
+    model.run_batch = CountingScorer()
+    run = CachedScorer(model, ScoreCache.for_settings(cache_dir, scorer.settings.as_dict()))
     scores = run.predict(PAIRS, show_progress_bar=False)
-    return scores, run.run_batch.scored, run.score_cache.path
+    return scores, model.run_batch.scored, run.cache.path
 
 
 def test_bad_score_rows_alone_are_scored_again(scorer, tmp_path, caplog):
@@ -214,7 +215,8 @@ def test_cache_list_says_what_each_entry_belongs_to(tiny_gpt_neo, scorer, tmp_pa
     [index] = by_kind["bm25"]
     assert "k1=1.5 b=0.75 method=lucene" in index and index.endswith(f"corpus {corpus}")
     [scores] = by_kind["rerank-scores"]
-    assert scores.startswith("tiny revision=test template=asymmetric max_length=") and scores.endswith(" 6 pairs")
+    assert scores.startswith(f"{tiny_gpt_neo} revision=sha256-") and " template=asymmetric max_length=" in scores
+    assert scores.endswith(" 6 pairs")
     assert lines[-1].startswith("total\t") and lines[-1].endswith(f"4 entries in {tmp_path / 'cache'}")
 
 

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
-from sgpt_eval.models.bi_encoder import SGPTBiEncoder
-from sgpt_eval.models.store import resolve
 from sgpt_eval.storage import digest
+from ..encoders import make_bi_encoder
 
 TEXTS = [f"document number {i} about topic {i % 3}" for i in range(10)]
 
@@ -18,16 +17,17 @@ class CountingEncoder:
         self.inner, self.calls, self.fail_on_call = encoder, 0, fail_on_call
         self.settings = encoder.settings
 
-    def encode(self, texts, kind, batch_size=None):
-        self.calls += 1
-        if self.calls == self.fail_on_call:
-            raise KeyboardInterrupt
-        return self.inner.encode(texts, kind, batch_size, show_progress_bar=False)
+    def encode_shards(self, jobs, texts, kind):
+        for job in jobs:
+            self.calls += 1
+            if self.calls == self.fail_on_call:
+                raise KeyboardInterrupt
+            yield job, self.inner.encode(texts[job.start:job.stop], kind, show_progress_bar=False)
 
 
 @pytest.fixture(scope="module")
 def encoder(tiny_gpt_neo, tmp_path_factory):
-    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("c")), specb=True, device="cpu")
+    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("c"), specb=True, device="cpu")
 
 
 def test_second_run_skips_encoding(encoder, tmp_path):
@@ -56,7 +56,7 @@ def test_interrupted_encode_resumes_from_finished_shards(encoder, tmp_path):
 
 def test_key_changes_with_settings_and_content(encoder, tmp_path, tiny_gpt_neo):
     cache = EmbeddingCache(tmp_path)
-    other = SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path), specb=False, device="cpu")
+    other = make_bi_encoder(tiny_gpt_neo, tmp_path, specb=False, device="cpu")
     assert cache.folder(encoder, "doc", "a") != cache.folder(other, "doc", "a")
     assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "doc", "b")
     assert cache.folder(encoder, "doc", "a") != cache.folder(encoder, "query", "a")

@@ -11,7 +11,7 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import metrics
-from sgpt_eval.evaluation.pipeline import Models, retriever_for
+from sgpt_eval.evaluation.pipeline import Models, stages_for
 from sgpt_eval.evaluation.specs import RunSettings, RunSpec, read_config
 from sgpt_eval.reports.schema import Identity, read_report
 from sgpt_eval.reports.systems import base_label
@@ -195,6 +195,6 @@ def test_existing_bm25_identity_is_unchanged(tmp_path):
     stored = read_report(path).identity
     spec = RunSpec.create("scifact", "bm25", {}, "test")
     assert spec.settings == RunSettings()
-    retriever = retriever_for(spec, Models(tmp_path), files=None)
-    identity = Identity(**{**stored.as_dict(), "settings": {**retriever.settings(), "max_queries": None}})
+    stages = stages_for(spec, Models(tmp_path), files=None)
+    identity = Identity(**{**stored.as_dict(), "settings": {**stages.settings(), "max_queries": None}})
     assert identity.digest() == stored.digest() == "a2de6f4fc342"

@@ -14,9 +14,8 @@ from safetensors.torch import load_file
 from sgpt_eval.errors import SgptEvalError, Unavailable
 from sgpt_eval.models import store
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
-from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
-from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.st_layout import load_weights
+from ...encoders import make_bi_encoder, make_cross_encoder
 
 from . import repos
 from .conftest import BLOOM, CHUNK, GATED, GPT_J, LINEAR5, MSMARCO, NLI
@@ -30,7 +29,7 @@ def _fetched(hub) -> list[str]:
 
 
 def _encoder(name: str, tmp_path, **options) -> SGPTBiEncoder:
-    return SGPTBiEncoder.from_options(ModelOptions(name, device="cpu", **options), tmp_path / "cache")
+    return make_bi_encoder(name, tmp_path / "cache", device="cpu", **options)
 
 
 def test_pickle_only_main_loads_weights_only_and_matches_the_safetensors_pull_request(hub_here, tmp_path):
@@ -81,16 +80,15 @@ def _folder(files: dict[str, bytes], folder, leave_out: str):
 
 def test_a_sharded_pickle_checkpoint_loads_weights_only(hub_repos, tmp_path):
     files = hub_repos[(BLOOM, "main")]
-    from_bin = SGPTBiEncoder(store.resolve(str(_folder(files, tmp_path / "bin", "model")), tmp_path), device="cpu")
-    safe = SGPTBiEncoder(store.resolve(str(_folder(files, tmp_path / "safe", "pytorch_model")), tmp_path), device="cpu")
+    from_bin = make_bi_encoder(_folder(files, tmp_path / "bin", "model"), tmp_path, device="cpu")
+    safe = make_bi_encoder(_folder(files, tmp_path / "safe", "pytorch_model"), tmp_path, device="cpu")
     vectors = [torch.from_numpy(e.encode(TEXTS, "doc", show_progress_bar=False)) for e in (from_bin, safe)]
     assert torch.equal(*vectors)
     assert not any((tmp_path / "bin").glob("*.safetensors")) and any((tmp_path / "safe").glob("*.safetensors"))
 
 
 def test_gpt_j_float16_branch_re_ranks_from_its_pickle(hub_here, hub_repos, tmp_path):
-    options = ModelOptions("SGPT-CE-GPT-J-6B", device="cpu", dtype="float32")
-    scorer = SGPTCrossEncoder.from_options(options, tmp_path / "cache", None)
+    scorer = make_cross_encoder("SGPT-CE-GPT-J-6B", tmp_path / "cache", device="cpu", dtype="float32")
     assert _fetched(hub_here) == ["pytorch_model.bin"]
     assert scorer.settings.revision == hub_here.repos[GPT_J.lower()].revisions["float16"]
     served = torch.load(io.BytesIO(hub_repos[(GPT_J, "float16")]["pytorch_model.bin"]), weights_only=True)
