@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgpt_eval.data.beir import default_split
+from sgpt_eval.data.catalogue import default_split
 from sgpt_eval.reports.schema import Identity, Report, write_report as write
 
 
@@ -15,7 +15,7 @@ def identity(dataset: str, method: str, model: str, split: str | None = None, ma
     settings = {"top_k": 1000, "max_queries": max_queries}
     if method == "rerank":
         settings["first_stage"] = {"kind": "bm25"}
-    return Identity("beir", dataset, split or default_split(dataset.split("/")[0]), {"corpus": "c", "queries": "q"},
+    return Identity("beir", dataset, split or default_split(dataset), {"corpus": "c", "queries": "q"},
                     method, None if method == "bm25" else {"model": model, "revision": "r1", **model_settings}, settings)
 
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from .. import folders
-from ..data.beir import expand
+from ..data.catalogue import expand
 from ..errors import SgptEvalError
 from ..evaluation.specs import METHODS, MODEL_FIELDS, RunSettings, RunSpec, read_config, run_fields
 from ..models.options import ModelOptions

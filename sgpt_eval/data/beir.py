@@ -19,19 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..checks import at_least_one
 from ..errors import SgptEvalError
-from ..models.options import at_least_one
 from ..storage import sha256_file
+from .catalogue import dataset_name, default_split
 from .corpus import LONE_SURROGATE, Corpus, CorpusIndex, encodable, stamp
 from .corpus import document_text  # noqa: F401  (where the models have always found it)
+from .download import ensure_dataset
 
 log = logging.getLogger(__name__)
 
-# The 12 StackExchange forums that BEIR's CQADupStack is averaged over.
-CQADUPSTACK_FORUMS = (
-    "android", "english", "gaming", "gis", "mathematica", "physics",
-    "programmers", "stats", "tex", "unix", "webmasters", "wordpress",
-)
 QRELS_HEADER = "query-id\tcorpus-id\tscore"
 
 T = TypeVar("T")
@@ -60,18 +57,6 @@ class BeirDataset:
     queries: dict[str, str]  # only the queries that have judgements in `split`
     qrels: dict[str, dict[str, int]]
     hashes: dict[str, str]  # sha256 of the files read, by role (corpus, queries, qrels)
-
-
-def default_split(name: str) -> str:
-    """MS MARCO is evaluated on dev (its test qrels are TREC DL); every other dataset on test."""
-    return "dev" if name == "msmarco" else "test"
-
-
-def expand(name: str) -> list[str]:
-    """CQADupStack is 12 datasets, one per forum; every other name is itself."""
-    if name == "cqadupstack":
-        return [f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS]
-    return [name]
 
 
 def valid_id(value: str) -> bool:
@@ -240,31 +225,12 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def folder_given(given: str) -> Path | None:
-    """The folder `--dataset` names when it is given as a path (absolute, or starting with `.` or
-    `~`); None for a dataset's name, which is looked up under the data folder."""
-    return Path(given).expanduser() if given.startswith((".", "~")) or Path(given).is_absolute() else None
-
-
-def dataset_name(given: str) -> str:
-    """The name a dataset's runs and reports go by: as given, or, for a folder given as a path, the
-    folder's name (`cqadupstack/<forum>` for a forum), so that its reports land under the output
-    folder with those of the same dataset named."""
-    folder = folder_given(given)
-    if folder is None:
-        return given
-    folder = folder.resolve()
-    return f"{folder.parent.name}/{folder.name}" if folder.parent.name == "cqadupstack" else folder.name
-
-
 def locate(name: str, data_dir: Path, split: str | None = None) -> DatasetFiles:
     """The files of `data_dir/name` for `split` (downloading the dataset first when it is missing
     and the network allows); a missing file is one error naming it. `name` may be a folder's path."""
-    from .download import ensure_dataset  # a cycle otherwise: download knows the layout
-
     folder = ensure_dataset(name, data_dir)
     name = dataset_name(name)
-    split = split or default_split(name.split("/")[0])
+    split = split or default_split(name)
     files = DatasetFiles(name, split, folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv")
     for role in ("corpus", "queries", "qrels"):
         path = getattr(files, role)

@@ -19,7 +19,7 @@ from ..errors import SgptEvalError, Unavailable
 from ..folders import USEB_DIR_ENV
 from ..progress import progress_bar
 from ..storage import sha256_file
-from .beir import folder_given
+from .catalogue import CATALOGUE, DATASET_ORDER, family, find, folder_given
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +29,6 @@ BEIR_URL_ENV = "SGPT_EVAL_BEIR_URL"  # a mirror (or a test server) with the same
 USEB_URL = "https://public.ukp.informatik.tu-darmstadt.de/kwang/unsupse-benchmark/tsdae-evaluation/data-eval.zip"
 USEB_URL_ENV = "SGPT_EVAL_USEB_URL"  # a mirror (or a test server) of the same archive
 
-# MD5 of each official zip, as published in the BEIR README's dataset table.
-BEIR_MD5 = {
-    "msmarco": "444067daf65d982533ea17ebd59501e4",
-    "trec-covid": "ce62140cb23feb9becf6270d0d1fe6d1",
-    "nfcorpus": "a89dba18a62ef92f7d323ec890a0d38d",
-    "nq": "d4d3d2e48787a744b6f6e691ff534307",
-    "hotpotqa": "f412724f78b0d91183a0e86805e16114",
-    "fiqa": "17918ed23cd04fb15047f73e6c3bd9d9",
-    "arguana": "8ad3e3c2a5867cdced806d6503f29b99",
-    "webis-touche2020": "46f650ba5a527fc69e0a6521c5a23563",
-    "cqadupstack": "4e41456d7df8ee7760a7f866133bda78",
-    "quora": "18fb154900ba42a600f84b839c173167",
-    "dbpedia-entity": "c2a39eb420a3164af735795df012ac2c",
-    "scidocs": "38121350fc3a4d2f48850f6aff52e4a9",
-    "fever": "5a818580227bfb4b35bb6fa46d9b6c03",
-    "climate-fever": "8b66f0a9126c521bae2bde127b4dc99d",
-    "scifact": "5f7d1de60b170fc8027bb7898e2efca1",
-}
-# BEIR's datasets that its authors may not redistribute: official, but with no zip to download.
-# Not on disk, they are unavailable (a batch with --skip-unavailable goes on without them), never unknown.
-BEIR_NOT_REDISTRIBUTED = ("bioasq", "signal1m", "trec-news", "robust04")
-
-
 def ensure_dataset(name: str, data_dir: Path) -> Path:
     """Return the dataset's folder, downloading the official zip when it is not there yet."""
     given = folder_given(name)
@@ -60,16 +37,20 @@ def ensure_dataset(name: str, data_dir: Path) -> Path:
         return folder
     if given is not None:
         raise SgptEvalError(f"dataset folder {given}: no corpus.jsonl in it; give a folder in BEIR layout")
-    archive_name = name.split("/")[0]  # cqadupstack/android comes in cqadupstack.zip
-    if name in BEIR_NOT_REDISTRIBUTED:
+    archive_name = family(name)  # cqadupstack/android comes in cqadupstack.zip
+    entry = find(name)
+    if entry is not None and entry.md5 is None:
+        # Official, but with no zip to download: unavailable (a batch with --skip-unavailable goes on
+        # without it), never unknown.
         raise Unavailable(
             f"dataset {name}: not in {data_dir}, and BEIR may not redistribute it (no public download); "
             f"obtain it from its own source, write it in BEIR layout to {folder}, or pass --data-dir"
         )
-    if archive_name not in BEIR_MD5:
+    official = find(archive_name)
+    if official is None or official.md5 is None:
         raise SgptEvalError(
             f"unknown dataset '{name}': no {folder}/corpus.jsonl and it is not an official BEIR dataset "
-            f"(known: {', '.join(sorted([*BEIR_MD5, *BEIR_NOT_REDISTRIBUTED]))}); put a BEIR-layout folder there "
+            f"(known: {', '.join(sorted(DATASET_ORDER))}); put a BEIR-layout folder there "
             "or pass --data-dir"
         )
     if (data_dir / archive_name).exists() and archive_name != name:
@@ -88,9 +69,9 @@ def download_dataset(name: str, data_dir: Path) -> Path:
         archive = Path(work) / f"{name}.zip"
         fetch(url, archive, f"download {name}.zip elsewhere and unzip it into {data_dir}, or pass --data-dir",
               context=f"dataset {name}: not in {data_dir} and ")
-        actual = _md5(archive)
-        if actual != BEIR_MD5[name]:
-            raise SgptEvalError(f"dataset {name}: {url} has MD5 {actual}, the published one is {BEIR_MD5[name]}; not unpacked")
+        actual, published = _md5(archive), CATALOGUE[name].md5
+        if actual != published:
+            raise SgptEvalError(f"dataset {name}: {url} has MD5 {actual}, the published one is {published}; not unpacked")
         unpacked = Path(work) / "unpacked"
         safe_extract(archive, unpacked)
         source = unpacked / name

@@ -12,10 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.beir import expand
+from ..checks import at_least_one
+from ..data.catalogue import expand
 from ..errors import SgptEvalError
 from ..executors import EXECUTORS, check_executor
-from ..models.options import BI_ENCODER_ONLY, ModelOptions, at_least_one, option
+from ..models.options import BI_ENCODER_ONLY, ModelOptions, option
 from ..retrieval.bm25_settings import BM25Settings
 from ..retrieval.embedding_cache import DEFAULT_DTYPE, DEFAULT_SHARD_SIZE, STORE_DTYPES
 from ..retrieval.fusion import FUSIONS, NORMALIZATIONS, parse_weights

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data import beir
+from ..data import beir, catalogue
+from ..data.catalogue import PublishedStats
 from ..errors import SgptEvalError, Unavailable
 from ..models.options import ModelOptions
 from ..models.presets import find_preset
@@ -32,34 +33,6 @@ BM25_EXACT_UP_TO = 100_000
 ASSUMED_FLOPS_PER_SECOND = 1e14
 _BYTES = {"float32": 4, "float16": 2}
 
-
-@dataclass(frozen=True)
-class PublishedStats:
-    documents: int
-    queries: int  # in the split BEIR evaluates (dev for MS MARCO, test elsewhere)
-    query_words: float  # average length in words
-    document_words: float
-
-
-# Thakur et al. 2021, "BEIR: A Heterogeneous Benchmark for Zero-shot Evaluation of Information
-# Retrieval Models", Table 1: corpus size, test queries, average query and document length in words.
-BEIR_STATS: dict[str, PublishedStats] = {
-    "msmarco": PublishedStats(8_841_823, 6_980, 5.96, 55.98),
-    "trec-covid": PublishedStats(171_332, 50, 10.60, 160.77),
-    "nfcorpus": PublishedStats(3_633, 323, 3.30, 232.26),
-    "nq": PublishedStats(2_681_468, 3_452, 9.16, 78.88),
-    "hotpotqa": PublishedStats(5_233_329, 7_405, 17.61, 46.30),
-    "fiqa": PublishedStats(57_638, 648, 10.77, 132.32),
-    "arguana": PublishedStats(8_674, 1_406, 192.98, 166.80),
-    "webis-touche2020": PublishedStats(382_545, 49, 6.55, 292.37),
-    "cqadupstack": PublishedStats(457_199, 13_145, 8.59, 129.09),  # the 12 forums together
-    "quora": PublishedStats(522_931, 10_000, 9.53, 11.44),
-    "dbpedia-entity": PublishedStats(4_635_922, 400, 5.39, 49.68),
-    "scidocs": PublishedStats(25_657, 1_000, 9.38, 176.19),
-    "fever": PublishedStats(5_416_568, 6_666, 8.13, 84.76),
-    "climate-fever": PublishedStats(5_416_593, 1_535, 20.13, 84.76),
-    "scifact": PublishedStats(5_183, 300, 12.37, 213.63),
-}
 
 PUBLISHED_NOTE = (f"estimated from BEIR's published statistics (Thakur et al. 2021, Table 1; "
                   f"{TOKENS_PER_WORD} tokens per word)")
@@ -157,7 +130,8 @@ def dataset_facts(name: str, data_dir: Path, split: str | None, max_queries: int
     """Counts from the files when the dataset is on disk (never downloaded here), else BEIR's
     published statistics; neither is Unavailable, saying so."""
     if not (data_dir / name / "corpus.jsonl").is_file():
-        stats = BEIR_STATS.get(name)
+        entry = catalogue.find(name)
+        stats = entry.stats if entry else None
         if stats is None:
             raise Unavailable(f"dataset {name}: not in {data_dir} and BEIR publishes no statistics for it; "
                               "counts unknown (--data-dir to where it is)")

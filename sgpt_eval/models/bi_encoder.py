@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..data.beir import document_text
+from ..data.catalogue import family
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from . import st_layout
@@ -101,7 +102,7 @@ class EncoderSettings:
         if not any(INSTRUCTION in (t or "") for t in (self.query_template, self.doc_template)):
             return self
         known = dict(self.instructions)
-        instruction = self.instruction or known.get(dataset) or known.get(dataset.split("/")[0])
+        instruction = self.instruction or known.get(dataset) or known.get(family(dataset))
         if instruction is None:
             raise SgptEvalError(f"model {self.model} has no instruction for dataset {dataset}; "
                                 "give one with --instruction TEXT")

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.beir import CQADUPSTACK_FORUMS
+from ..data.catalogue import find
 from ..errors import SgptEvalError
 from ..storage import write_json
 from .schema import Report, find_reports
@@ -25,13 +25,6 @@ from .systems import _differing
 
 log = logging.getLogger(__name__)
 
-MTEB_TASKS = {
-    "arguana": "ArguAna", "climate-fever": "ClimateFEVER", "dbpedia-entity": "DBPedia", "fever": "FEVER",
-    "fiqa": "FiQA2018", "hotpotqa": "HotpotQA", "msmarco": "MSMARCO", "nfcorpus": "NFCorpus", "nq": "NQ",
-    "quora": "QuoraRetrieval", "scidocs": "SCIDOCS", "scifact": "SciFact", "trec-covid": "TRECCOVID",
-    "webis-touche2020": "Touche2020",
-    **{f"cqadupstack/{forum}": f"CQADupstack{forum.title()}Retrieval" for forum in CQADUPSTACK_FORUMS},
-}
 # Our metric names (before "@k") -> MTEB's (before "_at_k").
 _METRIC_NAMES = {"NDCG": "ndcg", "MAP": "map", "Recall": "recall", "P": "precision", "MRR": "mrr"}
 MAIN_SCORE = "ndcg_at_10"
@@ -84,12 +77,18 @@ def export_mteb(results_dir: Path, output_dir: Path) -> list[Path]:
     return [target for target in files if target.name != "model_meta.json"]
 
 
+def _task(dataset: str) -> str | None:
+    """The MTEB task of a BEIR dataset; None for one MTEB does not have."""
+    entry = find(dataset)
+    return entry.mteb_task if entry else None
+
+
 def _not_exported(report: Report) -> str | None:
     identity = report.identity
     if identity.settings.get("max_queries"):
         return (f"it covers the first {identity.settings['max_queries']} queries only, "
                 "and MTEB's scores cover every query; run it without --max-queries to export it")
-    if identity.dataset not in MTEB_TASKS:
+    if _task(identity.dataset) is None:
         return f"MTEB has no task for dataset '{identity.dataset}'"
     return None
 
@@ -102,7 +101,7 @@ def _prepare(path: Path, report: Report) -> _Export:
     name = BM25_NAME if model is None else mteb_model_name(model["model"])
     revision = report.versions.get("bm25s", "unknown") if model is None else model["revision"]
     experiment = {"method": identity.method} if identity.method == "rerank" else {}
-    return _Export(path, report, MTEB_TASKS[identity.dataset], name, revision, experiment)
+    return _Export(path, report, _task(identity.dataset), name, revision, experiment)
 
 
 def _name_experiments(exports: list[_Export]) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from ..data.beir import default_split
+from ..data.catalogue import default_split
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..models.store import slug
@@ -95,7 +95,7 @@ class Identity:
         one system apart in a table."""
         flat = {key: value for key, value in (self.model or {}).items() if key != "model"}
         flat.update(_flatten(self.settings))
-        if self.benchmark == "beir" and self.split != default_split(self.dataset.split("/")[0]):
+        if self.benchmark == "beir" and self.split != default_split(self.dataset):
             flat["split"] = self.split
         return flat
 

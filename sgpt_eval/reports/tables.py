@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.beir import CQADUPSTACK_FORUMS, default_split
+from ..data.catalogue import BEIR_18, CE_11, DATASET_ORDER, default_split, expand, find
+from ..data.catalogue import label as dataset_label
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..storage import atomic_open
@@ -27,22 +28,7 @@ from .schema import find_reports, warn_version_differences
 from .systems import labels
 
 METRIC = "NDCG@10"
-# BEIR's 18 datasets without MS MARCO, in the BEIR paper's order; the BEIR average is over these.
-BEIR_18 = (
-    "trec-covid", "bioasq", "nfcorpus", "nq", "hotpotqa", "fiqa", "signal1m", "trec-news", "robust04",
-    "arguana", "webis-touche2020", "cqadupstack", "quora", "dbpedia-entity", "scidocs", "fever",
-    "climate-fever", "scifact",
-)
-# MS MARCO (dev) is in-domain for the msmarco models: shown last, left out of every average.
-DATASET_ORDER = (*BEIR_18, "msmarco")
-LABELS = {
-    "trec-covid": "TREC-COVID", "bioasq": "BioASQ", "nfcorpus": "NFCorpus", "nq": "NQ", "hotpotqa": "HotpotQA",
-    "fiqa": "FiQA-2018", "signal1m": "Signal-1M (RT)", "trec-news": "TREC-NEWS", "robust04": "Robust04",
-    "arguana": "ArguAna", "webis-touche2020": "Touché-2020", "cqadupstack": "CQADupStack", "quora": "Quora",
-    "dbpedia-entity": "DBPedia", "scidocs": "SCIDOCS", "fever": "FEVER", "climate-fever": "Climate-FEVER",
-    "scifact": "SciFact", "msmarco": "MS MARCO (dev)",
-}
-_FORUMS = tuple(f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS)
+_FORUMS = tuple(expand("cqadupstack"))
 AVERAGE_18 = "average-18"  # the dataset name of published averages in the CSV
 AVERAGE_18_LABEL = "Average (18 datasets, no MS MARCO)"
 METHOD_ORDER = ("bm25", "dense", "rerank")
@@ -52,11 +38,6 @@ REFERENCE_NAME = {"dense": "{model}", "bm25": "BM25 (bm25s)", "rerank": "SGPT-CE
 # The SGPT-CE presets by the names their published numbers have (GPT-J is "6.1B" in the SGPT paper).
 PUBLISHED_CE = {"SGPT-CE-GPT-Neo-125M": "SGPT-CE GPT-Neo-125M", "SGPT-CE-GPT-Neo-1.3B": "SGPT-CE GPT-Neo-1.3B",
                 "SGPT-CE-GPT-Neo-2.7B": "SGPT-CE GPT-Neo-2.7B", "SGPT-CE-GPT-J-6B": "SGPT-CE GPT-J-6.1B"}
-# The SGPT paper's second re-ranking average: the 11 datasets on which Muennighoff/sgpt's
-# other/sgpt_utils.ipynb (cell sgptce_openai_selection) gives SGPT-CE GPT-J-6.1B per dataset,
-# the selection its OpenAI Search comparison was run on.
-CE_11 = ("trec-covid", "nfcorpus", "hotpotqa", "fiqa", "arguana", "webis-touche2020", "quora", "dbpedia-entity",
-         "fever", "climate-fever", "scifact")
 AVERAGE_11_LABEL = "Average (11 datasets)"
 MISSING = "–"
 PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
@@ -81,7 +62,7 @@ def load_reports(results_dir: Path) -> pd.DataFrame:
             "dataset": identity.dataset, "method": identity.method, "model": identity.model_name,
             "split": identity.split, "system": system, "parameters": preset.parameters if preset else math.nan,
             "max_queries": identity.settings.get("max_queries") or math.nan,
-            "evaluation_split": identity.split == default_split(identity.dataset.split("/")[0]),
+            "evaluation_split": identity.split == default_split(identity.dataset),
             "path": str(path), "versions": report.versions, **report.metrics,
         })
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*REPORT_COLUMNS, METRIC])
@@ -118,7 +99,8 @@ def system_scores(reports: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
 
 def table_row(dataset: str) -> str:
     """The row a dataset's scores go in: CQADupStack's for each of its forums, its own otherwise."""
-    return "cqadupstack" if dataset in _FORUMS else dataset
+    entry = find(dataset)
+    return entry.family if entry else dataset
 
 
 def custom_datasets(names: Iterable[str]) -> list[str]:
@@ -240,12 +222,12 @@ def build_table(
     averages = {AVERAGE_18_LABEL: _average_18(values, published)}
     for label, names in (averages_over or {}).items():
         averages[label] = values.reindex(names).mean(skipna=False)
-        notes.append(f"{label}: over {', '.join(LABELS[name] for name in names)}; shown only where a column has all of them.")
+        notes.append(f"{label}: over {', '.join(map(dataset_label, names))}; shown only where a column has all of them.")
     if subset and len(subset) < len(BEIR_18):
         label = f"Average ({len(subset)} of 18 datasets run)"
         averages[label] = values.reindex(subset).mean(skipna=False)
-        notes.append(f"{label}: over {', '.join(LABELS[name] for name in subset)} -- the datasets every system here was run on.")
-    table = pd.concat([values.rename(index=LABELS), pd.DataFrame(averages).T]).dropna(how="all")
+        notes.append(f"{label}: over {', '.join(map(dataset_label, subset))} -- the datasets every system here was run on.")
+    table = pd.concat([values.rename(index=dataset_label), pd.DataFrame(averages).T]).dropna(how="all")
     for system, reference, difference in pairs:
         table.insert(table.columns.get_loc(reference) + 1, difference, table[system] - table[reference])
     table.index.name = "dataset"
@@ -305,7 +287,7 @@ def _partial_cqadupstack(reports: pd.DataFrame) -> list[str]:
     forums = reports[reports["dataset"].str.startswith("cqadupstack/")]
     counts = forums.groupby("system")["dataset"].nunique()
     return [f"CQADupStack, {system}: {count} of 12 forums run; missing until all 12 are."
-            for system, count in counts.items() if count < len(CQADUPSTACK_FORUMS)]
+            for system, count in counts.items() if count < len(_FORUMS)]
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:

@@ -52,14 +52,6 @@ def test_missing_split_lists_available_ones(tmp_path):
         beir_data.load("toy", tmp_path, split="dev")
 
 
-def test_default_splits_and_cqadupstack():
-    assert beir_data.default_split("msmarco") == "dev"
-    assert beir_data.default_split("scifact") == "test"
-    forums = beir_data.expand("cqadupstack")
-    assert len(forums) == 12 and forums[0] == "cqadupstack/android"
-    assert beir_data.expand("nq") == ["nq"]
-
-
 def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv(folders.BEIR_DIR_ENV, str(tmp_path))
     assert folders.beir_dir(None) == tmp_path

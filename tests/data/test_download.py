@@ -1,10 +1,11 @@
 """Download, checksum and safe unpacking, against a zip served on 127.0.0.1."""
 
+import dataclasses
 import zipfile
 
 import pytest
 
-from sgpt_eval.data import beir as beir_data, download as beir_download
+from sgpt_eval.data import beir as beir_data, catalogue, download as beir_download
 from sgpt_eval.errors import SgptEvalError, Unavailable
 
 from ..beir_fixtures import write_beir, zip_dataset
@@ -19,7 +20,7 @@ def test_downloads_checks_and_unpacks(server, tmp_path, monkeypatch):
     root, url = server
     md5 = zip_dataset(write_beir(tmp_path / "src"), root / "scifact.zip", "scifact")
     monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
-    monkeypatch.setitem(beir_download.BEIR_MD5, "scifact", md5)
+    monkeypatch.setitem(catalogue.CATALOGUE, "scifact", dataclasses.replace(catalogue.CATALOGUE["scifact"], md5=md5))
     dataset = beir_data.load("scifact", tmp_path / "data")
     assert len(dataset.corpus.docs) == 4
     assert not list((tmp_path / "data").glob(".scifact.download.*"))  # no leftovers
@@ -60,7 +61,7 @@ def test_unknown_dataset(tmp_path):
     assert "bioasq" in str(error.value)  # among the names it knows
 
 
-@pytest.mark.parametrize("name", beir_download.BEIR_NOT_REDISTRIBUTED)
+@pytest.mark.parametrize("name", [name for name, entry in catalogue.CATALOGUE.items() if entry.md5 is None])
 def test_a_dataset_beir_may_not_redistribute_is_unavailable_not_unknown(tmp_path, monkeypatch, name):
     monkeypatch.setenv(beir_download.BEIR_URL_ENV, "http://127.0.0.1:9")
     with pytest.raises(Unavailable) as error:

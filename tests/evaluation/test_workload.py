@@ -10,7 +10,8 @@ import pytest
 
 from sgpt_eval.cli import main
 from sgpt_eval.data.beir import document_text
-from sgpt_eval.evaluation.workload import BEIR_STATS, TOKENS_PER_WORD, count_lines, sample_documents
+from sgpt_eval.data.catalogue import CATALOGUE
+from sgpt_eval.evaluation.workload import TOKENS_PER_WORD, count_lines, sample_documents
 from sgpt_eval.models.prompts import TEMPLATES
 
 from ..beir_fixtures import DOCS, QUERIES, write_beir
@@ -92,7 +93,7 @@ def test_dataset_not_on_disk_uses_published_statistics(toy, tiny_gpt_neo, capsys
                        "--model", str(tiny_gpt_neo))
     assert code == 0
     dense, bm25 = plan["runs"]
-    stats = BEIR_STATS["scifact"]
+    stats = CATALOGUE["scifact"].stats
     assert (dense["documents"], dense["queries"]) == (5183, 300) == (bm25["documents"], bm25["queries"])
     assert dense["document_tokens"] == round(stats.document_words * TOKENS_PER_WORD * 5183)
     assert bm25["tokens"] is None and bm25["flops"] is None

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sgpt_eval.data.beir import CQADUPSTACK_FORUMS
+from sgpt_eval.data.catalogue import BEIR_18, CE_11, CQADUPSTACK_FORUMS
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.cli import main
 from sgpt_eval.reports.tables import (
-    AVERAGE_11_LABEL, AVERAGE_18_LABEL, BEIR_18, CE_11, build_paper_table, build_table, read_published, render,
+    AVERAGE_11_LABEL, AVERAGE_18_LABEL, build_paper_table, build_table, read_published, render,
 )
 
 from ..synthetic_reports import write_report

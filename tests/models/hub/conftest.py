@@ -79,9 +79,10 @@ def run_cli(env: dict[str, str], *commands: list[str], beir_md5: dict[str, str] 
     `beir_md5` stands in for BEIR's published checksums of datasets served by a test server."""
     import subprocess
 
-    script = ("import json, sys\n"
-              "from sgpt_eval.data import download\n"
-              "download.BEIR_MD5.update(json.loads(sys.argv[1]))\n"
+    script = ("import dataclasses, json, sys\n"
+              "from sgpt_eval.data.catalogue import CATALOGUE\n"
+              "for name, md5 in json.loads(sys.argv[1]).items():\n"
+              "    CATALOGUE[name] = dataclasses.replace(CATALOGUE[name], md5=md5)\n"
               "from sgpt_eval.cli import main\n"
               "for argv in json.loads(sys.argv[2]):\n"
               "    code = main(argv)\n"
