@@ -35,6 +35,7 @@ from sgpt_eval.data import beir as beir_data
 from sgpt_eval.evaluation.workload import non_embedding_parameters
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.options import ModelOptions
+from sgpt_eval.models.resolution import resolve_model
 from sgpt_eval.reports.schema import device_kind, hardware, package_versions
 from sgpt_eval.storage import write_json
 
@@ -77,8 +78,8 @@ def main() -> None:
 
     dataset = beir_data.load("scifact", folders.beir_dir(args.data_dir))
     texts = list(dataset.corpus.texts()[: args.docs])
-    encoder = SGPTBiEncoder.from_options(ModelOptions(model=args.model, device=args.device, dtype=args.dtype),
-                                         folders.cache_dir())
+    encoder = SGPTBiEncoder(resolve_model(ModelOptions(model=args.model, device=args.device, dtype=args.dtype), "bi",
+                                          folders.cache_dir()))
     encoder.encode(texts[:16], "doc", show_progress_bar=False)  # warm-up
     lengths = list(map(len, encoder.tokenize(texts, "doc")))
     tokens, flops = sum(lengths), model_flops(encoder.model.config, lengths)

@@ -49,10 +49,10 @@ from sgpt_eval import folders  # noqa: E402
 from sgpt_eval.data import beir as beir_data  # noqa: E402
 from sgpt_eval.evaluation.pipeline import Models, evaluate  # noqa: E402
 from sgpt_eval.evaluation.specs import RunSettings, RunSpec  # noqa: E402
-from sgpt_eval.models import store  # noqa: E402
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder  # noqa: E402
 from sgpt_eval.models.options import ModelOptions  # noqa: E402
-from sgpt_eval.models.score_cache import ScoreCache  # noqa: E402
+from sgpt_eval.models.resolution import ResolvedModel, resolve_model  # noqa: E402
+from sgpt_eval.models.score_cache import CachedScorer, ScoreCache  # noqa: E402
 from sgpt_eval.reports.schema import device_kind, hardware, package_versions  # noqa: E402
 from sgpt_eval.retrieval import bm25  # noqa: E402
 from sgpt_eval.storage import write_json  # noqa: E402
@@ -63,12 +63,12 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def measure(scorer: SGPTCrossEncoder, pairs: list[tuple[str, str]], cache: ScoreCache) -> dict:
-    """Time our scorer (filling the empty score cache `cache`) and the reference loop on `pairs`."""
-    scorer.score_cache = cache
+    """Time our scorer (filling the empty score cache `cache`, as a run does) and the reference loop on `pairs`."""
+    cached = CachedScorer(scorer, cache)
     clock = time.perf_counter()
-    fast = scorer.predict(pairs, show_progress_bar=False)
+    fast = cached.predict(pairs, show_progress_bar=False)
     fast_s = time.perf_counter() - clock
-    assert scorer.pairs_from_cache == 0, "the timed run must score every pair"
+    assert cached.pairs_from_cache == 0, "the timed run must score every pair"
     clock = time.perf_counter()
     slow = reference_scores(scorer.model, scorer.prompt, pairs, scorer.device)
     slow_s = time.perf_counter() - clock
@@ -152,7 +152,7 @@ def timed_workload(args, pairs: list[tuple[str, str]], source) -> dict:
     load = {"start": os.getloadavg()}
     scorers = {}
     for dtype in ("float32", "bfloat16"):
-        scorers[dtype] = SGPTCrossEncoder(source, dtype=dtype, device=args.device, batch_size=args.batch_size)
+        scorers[dtype] = SGPTCrossEncoder(source(dtype))
         scorers[dtype].predict([("warm-up", "warm-up")], show_progress_bar=False)
     fp32, bf16 = scorers["float32"], scorers["bfloat16"]
     ours, ours_timing = timed(lambda: fp32.predict(pairs, show_progress_bar=False), len(pairs))
@@ -217,14 +217,19 @@ def main() -> None:
     index, _ = bm25.load_or_build(dataset.corpus, dataset.hashes["corpus"], bm25.BM25Settings(), cache_dir)
     run = index.search(dataset.queries, PROTOCOL_TOP_K)
     text = dict(zip(dataset.corpus.docs, dataset.corpus.texts()))
-    source = store.resolve(args.model, cache_dir)
+    def source(dtype: str) -> ResolvedModel:
+        """The model resolved as a run with these options resolves it."""
+        options = ModelOptions(args.model, dtype=dtype, device=args.device, batch_size=args.batch_size)
+        return resolve_model(options, "cross", cache_dir)
+
+    revision = source("float32").source.revision
     if args.workload in ("full", "documents"):
         measure_workload = full_workload if args.workload == "full" else documents_workload
         workload = measure_workload(args, dataset, run, text, source)
         figures = {
             "benchmark": "SGPT-CE on the SciFact top-100 workload: sgpt-eval's scorer vs the per-pair SGPT loop, "
                          "same process, same token ids",
-            "model": args.model, "model_revision": source.revision, "device": args.device,
+            "model": args.model, "model_revision": revision, "device": args.device,
             "torch_threads": torch.get_num_threads(), "batch_size": args.batch_size,
             args.workload: workload, "total_wall_s": round(time.perf_counter() - started, 1),
             "versions": package_versions(), "hardware": hardware(),
@@ -238,7 +243,7 @@ def main() -> None:
     kept = set([did for did in dataset.corpus.docs if did in retrieved][: args.docs])
     shared_pairs = [(dataset.queries[qid], text[did]) for qid, hits in run.items() for did in hits if did in kept]
 
-    scorer = SGPTCrossEncoder(source, dtype="float32", device=args.device, batch_size=args.batch_size)
+    scorer = SGPTCrossEncoder(source("float32"))
     scorer.predict([("warm-up", "warm-up")], show_progress_bar=False)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -265,7 +270,7 @@ def main() -> None:
     figures = {
         "benchmark": "SGPT-CE on SciFact test: sgpt-eval's scorer vs the per-pair SGPT loop, same process, same token ids",
         "model": args.model,
-        "model_revision": source.revision,
+        "model_revision": revision,
         "device": args.device,
         "dtype": "float32",
         "torch_threads": torch.get_num_threads(),

@@ -188,11 +188,11 @@ def corpus_texts(data_dir: Path, docs: int | None) -> list[str]:
     return texts[:docs] if docs else texts
 
 
-def encode_locally(options, model_dir: Path, texts: list[str], cache) -> tuple[np.ndarray, object, dict]:
-    from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+def encode_locally(model, texts: list[str], cache) -> tuple[np.ndarray, object, dict]:
+    from sgpt_eval.executors.local import LocalExecutor
 
     started = time.perf_counter()
-    encoder = SGPTBiEncoder.from_options(options, model_dir)
+    encoder = LocalExecutor().bi_encoder(model, -(-len(texts) // cache.shard_size))
     loaded = time.perf_counter()
     vectors = cache.encode(encoder, texts, "doc", "bench")[0].concatenated()
     done = time.perf_counter()
@@ -200,7 +200,7 @@ def encode_locally(options, model_dir: Path, texts: list[str], cache) -> tuple[n
                               "wall_s": round(done - started, 2)}
 
 
-def encode_on_ray(options, model_dir: Path, texts: list[str], cache, encoder) -> tuple[np.ndarray, dict]:
+def encode_on_ray(model, texts: list[str], cache) -> tuple[np.ndarray, dict]:
     import ray
 
     from sgpt_eval.executors.ray_pool import RayExecutor
@@ -209,9 +209,9 @@ def encode_on_ray(options, model_dir: Path, texts: list[str], cache, encoder) ->
     ray.init(num_cpus=CPUS, include_dashboard=False)
     initialised = time.perf_counter()
     shards = -(-len(texts) // cache.shard_size)
-    remote = RayExecutor(options, model_dir, None, None).bi_encoder(encoder.settings, shards)
+    remote = RayExecutor(None).bi_encoder(model, shards)
     loaded = time.perf_counter()
-    vectors = cache.encode(encoder, texts, "doc", "bench", executor=remote)[0].concatenated()
+    vectors = cache.encode(remote, texts, "doc", "bench")[0].concatenated()
     done = time.perf_counter()
     device = remote.device
     del remote
@@ -232,6 +232,7 @@ def run_ray(args: argparse.Namespace) -> dict:
 
     from sgpt_eval import folders
     from sgpt_eval.models.options import ModelOptions
+    from sgpt_eval.models.resolution import resolve_model
     from sgpt_eval.reports.schema import hardware, package_versions
     from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 
@@ -242,8 +243,9 @@ def run_ray(args: argparse.Namespace) -> dict:
     torch.set_num_threads(CPUS)
     with tempfile.TemporaryDirectory() as scratch:
         local_cache, ray_cache = (EmbeddingCache(Path(scratch) / name, args.shard_size) for name in ("local", "ray"))
-        local_vectors, encoder, local = encode_locally(options, model_dir, texts, local_cache)
-        ray_vectors, on_ray = encode_on_ray(options, model_dir, texts, ray_cache, encoder)
+        model = resolve_model(options, "bi", model_dir)
+        local_vectors, encoder, local = encode_locally(model, texts, local_cache)
+        ray_vectors, on_ray = encode_on_ray(model, texts, ray_cache)
         identical = bool(np.array_equal(local_vectors, ray_vectors))
         files = same_files(local_cache.folder(encoder, "doc", "bench"), ray_cache.folder(encoder, "doc", "bench"))
     figures = {

@@ -23,7 +23,7 @@ _LAZY = {
     "ModelOptions": (".models.options", "ModelOptions"),
     "PRESETS": (".models.presets", "PRESETS"),
     "ModelPreset": (".models.presets", "ModelPreset"),
-    "resolve_model": (".models.store", "resolve"),
+    "resolve_model": (".models.resolution", "resolve_model"),
     "search": (".retrieval.dense", "search"),
 }
 

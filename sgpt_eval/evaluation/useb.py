@@ -56,9 +56,14 @@ def run_useb(options: ModelOptions, names: Sequence[str], data_dir: Path, output
     folders.check_writable(output_dir, "choose another with --output-dir")
     if run.use_cache:
         folders.check_writable(models.cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
-    model = models.resolve("bi", options)
     executor = executor_for(run.executor, run.ray_address, models.local)
     cache = EmbeddingCache(models.cache_dir if run.use_cache else None, run.shard_size)
+    return run_resolved(models.resolve("bi", options), names, data_dir, output_dir, executor, cache, split, force)
+
+
+def run_resolved(model: ResolvedModel, names: Sequence[str], data_dir: Path, output_dir: Path, executor: Executor,
+                 cache: EmbeddingCache, split: str = "test", force: bool = False) -> list[UsebOutcome]:
+    """`run_useb` with the model resolved and the executor and cache chosen."""
     outcomes = _fetch_absent(names, data_dir)
     for name in (name for name in names if name not in outcomes):
         try:

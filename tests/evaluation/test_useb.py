@@ -17,7 +17,9 @@ from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.storage import sha256_file
 from sgpt_eval.data import useb as data
 from sgpt_eval.data.download import USEB_URL_ENV
-from sgpt_eval.evaluation.useb import run_useb
+from sgpt_eval.evaluation.useb import run_resolved
+from sgpt_eval.executors.local import LocalBiEncoder
+from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 from sgpt_eval.reports.useb_table import PUBLISHED_CSV, published_rows, useb_table
 
 from . import (
@@ -69,15 +71,40 @@ def write(data_dir: Path, *names: str) -> Path:
     return data_dir
 
 
-def never_loaded():
-    raise AssertionError("the encoder must not be loaded when no dataset is there")
+class FakeModel:
+    """A resolved model as `run_resolved` reads it: settings, and a version for each dataset."""
+
+    def __init__(self, model: str = "m") -> None:
+        self.settings = SimpleNamespace(as_dict=lambda: {"model": model})
+
+    def for_dataset(self, dataset: str) -> FakeModel:
+        return self
+
+
+class FakeExecutor:
+    """Hands out the fake encoder as a local executor does; `encoder` None: loading it fails the test."""
+
+    def __init__(self, encoder: FakeEncoder | None) -> None:
+        self.encoder = encoder
+
+    def bi_encoder(self, model: FakeModel, shards: int) -> LocalBiEncoder:
+        if self.encoder is None:
+            raise AssertionError("the encoder must not be loaded when no dataset is there")
+        return LocalBiEncoder(self.encoder)
+
+
+def run_useb(names, data_dir: Path, output_dir: Path, encoder: FakeEncoder | None, force: bool = False,
+             cache: EmbeddingCache = EmbeddingCache(None)):
+    """USEB runs of `encoder` (None: it must not load), with no cache unless given one."""
+    model = FakeModel(*(encoder.settings.as_dict()["model"],) if encoder else ())
+    return run_resolved(model, names, data_dir, output_dir, FakeExecutor(encoder), cache, force=force)
 
 
 def test_run_writes_one_report_per_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", *data.DATASETS)
     encoder = FakeEncoder("fixed-model")
-    outcomes = run_useb(data.DATASETS, data_dir, tmp_path / "results", lambda: encoder)
+    outcomes = run_useb(data.DATASETS, data_dir, tmp_path / "results", encoder)
     assert [o.dataset for o in outcomes] == list(data.DATASETS)
     assert all(o.problem is None for o in outcomes)
     assert encoder.kinds == {"query"}  # symmetric search: every text encoded alike
@@ -98,7 +125,7 @@ def test_missing_datasets_are_reported_one_by_one(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", "twitterpara")
     (data_dir / "scidocs").mkdir()  # there, but without data.json
-    outcomes = {o.dataset: o for o in run_useb(data.DATASETS, data_dir, tmp_path / "results", FakeEncoder)}
+    outcomes = {o.dataset: o for o in run_useb(data.DATASETS, data_dir, tmp_path / "results", FakeEncoder())}
     assert outcomes["twitterpara"].report is not None
     for name in ("askubuntu", "cqadupstack"):
         assert outcomes[name].absent
@@ -108,14 +135,14 @@ def test_missing_datasets_are_reported_one_by_one(tmp_path, monkeypatch):
 
 def test_no_data_no_model(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
-    outcomes = run_useb(["askubuntu"], tmp_path / "nothing", tmp_path / "results", never_loaded)
+    outcomes = run_useb(["askubuntu"], tmp_path / "nothing", tmp_path / "results", None)
     assert outcomes[0].absent and "unreachable" in outcomes[0].problem
 
 
 def test_malformed_data_does_not_stop_the_others(tmp_path, monkeypatch):
     data_dir = write(tmp_path / "data-eval", "askubuntu", "twitterpara")
     (data_dir / "askubuntu" / "test.txt").write_text("1\tnot enough fields\n")
-    outcomes = {o.dataset: o for o in run_useb(["askubuntu", "twitterpara"], data_dir, tmp_path / "r", FakeEncoder)}
+    outcomes = {o.dataset: o for o in run_useb(["askubuntu", "twitterpara"], data_dir, tmp_path / "r", FakeEncoder())}
     assert not outcomes["askubuntu"].absent and "test.txt line 1" in outcomes["askubuntu"].problem
     assert outcomes["twitterpara"].report is not None
 
@@ -133,7 +160,7 @@ def test_absent_datasets_are_downloaded_once(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, url)
     data_dir = write(tmp_path / "data-eval", "scidocs")
     (data_dir / "scidocs" / "data.json").write_text((data_dir / "scidocs" / "data.json").read_text() + " ")
-    outcomes = run_useb(["askubuntu", "scidocs"], data_dir, tmp_path / "results", FakeEncoder)
+    outcomes = run_useb(["askubuntu", "scidocs"], data_dir, tmp_path / "results", FakeEncoder())
     assert all(o.report for o in outcomes)
     assert (data_dir / "askubuntu" / "text_tokenized.txt").is_file()
     assert (data_dir / "scidocs" / "data.json").read_text().endswith(" "), "a folder already there is left alone"
@@ -145,7 +172,7 @@ def test_an_archive_escaping_the_folder_is_refused(tmp_path, monkeypatch):
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("data-eval/../../escaped.txt", "x")
     monkeypatch.setenv(USEB_URL_ENV, archive.as_uri())
-    outcomes = run_useb(["askubuntu"], tmp_path / "data-eval", tmp_path / "results", never_loaded)
+    outcomes = run_useb(["askubuntu"], tmp_path / "data-eval", tmp_path / "results", None)
     assert "would be written outside" in outcomes[0].problem
     assert not (tmp_path / "escaped.txt").exists()
 
@@ -199,8 +226,8 @@ def test_published_csv_holds_the_reference_numbers():
 def test_the_average_needs_all_four_datasets(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", *data.DATASETS)
-    run_useb(data.DATASETS, data_dir, tmp_path / "r", lambda: FakeEncoder("complete"))
-    run_useb(["twitterpara"], data_dir, tmp_path / "r", lambda: FakeEncoder("partial"))
+    run_useb(data.DATASETS, data_dir, tmp_path / "r", FakeEncoder("complete"))
+    run_useb(["twitterpara"], data_dir, tmp_path / "r", FakeEncoder("partial"))
     table = useb_table(tmp_path / "r").splitlines()
     main_scores = [
         test_useb_askubuntu.EXPECTED["map_askubuntu_title"],
@@ -214,3 +241,18 @@ def test_the_average_needs_all_four_datasets(tmp_path, monkeypatch):
     assert partial.count("missing") == 4
     with pytest.raises(SgptEvalError, match="no USEB report for other"):
         useb_table(tmp_path / "r", models=["other"])
+
+
+def test_a_measured_dataset_is_skipped_and_its_vectors_come_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
+    data_dir = write(tmp_path / "data-eval", "twitterpara")
+    cache = EmbeddingCache(tmp_path / "cache")
+    [done] = run_useb(["twitterpara"], data_dir, tmp_path / "r", FakeEncoder(), cache=cache)
+    assert done.report and not done.skipped
+    [again] = run_useb(["twitterpara"], data_dir, tmp_path / "r", None)  # the same identity: nothing loads
+    assert again.skipped and again.report == done.report and again.metrics == done.metrics
+    forced = FakeEncoder()
+    [rerun] = run_useb(["twitterpara"], data_dir, tmp_path / "r", forced, force=True, cache=cache)
+    assert not rerun.skipped and rerun.metrics == done.metrics and forced.kinds == set()  # every vector cached
+    [other] = run_useb(["twitterpara"], data_dir, tmp_path / "r", FakeEncoder("another-model"))
+    assert not other.skipped and other.report != done.report

@@ -11,13 +11,13 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.data.beir import document_text
 from sgpt_eval.data.catalogue import CATALOGUE
+from sgpt_eval.models.presets import PRESETS
 from sgpt_eval.evaluation.workload import TOKENS_PER_WORD, count_lines, sample_documents
 from sgpt_eval.models.prompts import TEMPLATES
 
 from ..beir_fixtures import DOCS, QUERIES, write_beir
 
-MISSING_MODEL_NOTE = ("toy dense no-such-model: model no-such-model: not a folder, a preset or a hub id (owner/name); "
-                      "FLOPs unknown, tokens from words x 1.3")
+MISSING = "someone/no-such-model"  # a hub id that is not on disk, the hub not asked
 
 
 @pytest.fixture
@@ -108,23 +108,31 @@ def test_unreachable_model_and_dataset_are_one_line_each(toy, tiny_gpt_neo, caps
     monkeypatch.setenv("HF_HOME", str(toy / "hf"))
     hub_model = "SGPT-125M-weightedmean-msmarco-specb-bitfit"
     code, plan = _plan(toy, "--dataset", "toy", "--dataset", "nope", "--method", "dense", "--model", str(tiny_gpt_neo),
-                       "--model", "no-such-model", "--model", hub_model)
+                       "--model", MISSING, "--model", hub_model)
     assert code == 0
     rows = {(row["dataset"], row["model"]): row for row in plan["runs"]}
     assert rows[("toy", str(tiny_gpt_neo))]["flops"] > 0  # the reachable model's row is complete
-    missing = rows[("toy", "no-such-model")]
+    missing = rows[("toy", MISSING)]
     assert missing["documents"] == len(DOCS) and missing["flops"] is None and missing["tokens"] > 0
     lines = capsys.readouterr().out.splitlines()
-    assert MISSING_MODEL_NOTE in lines
-    assert sum(line.startswith("toy dense no-such-model:") for line in lines) == 1
-    hub_notes = [line for line in lines if line.startswith(f"toy dense {hub_model}: ")]
-    assert len(hub_notes) == 1
-    assert f"model {hub_model}: config not on disk and the Hugging Face hub gives none (" in hub_notes[0]
-    table_row = next(line for line in lines if line.startswith("toy") and "no-such-model" in line).split()
+    [note] = [line for line in lines if line.startswith(f"toy dense {MISSING}:")]
+    assert note.startswith(f"toy dense {MISSING}: model '{MISSING}': not found locally and ")
+    assert note.endswith("; FLOPs unknown, tokens from words x 1.3")
+    [hub_note] = [line for line in lines if line.startswith(f"toy dense {hub_model}: ")]
+    assert f"model '{PRESETS[hub_model].hub_id}': not found locally and " in hub_note
+    assert hub_note.endswith("; parameters from the preset, tokens from words x 1.3")
+    table_row = next(line for line in lines if line.startswith("toy") and MISSING in line).split()
     assert table_row[6:8] == ["unknown", "unknown"]  # params, FLOPs
     assert f"nope dense {tiny_gpt_neo}: dataset nope: not in {toy / 'data'} and BEIR publishes no statistics for it; " \
            "counts unknown (--data-dir to where it is)" in lines
     assert not list((toy / "hf").rglob("*.safetensors"))
+
+
+def test_an_unknown_model_name_is_one_line_as_for_run(toy, capsys):
+    code, _ = _plan(toy, "--dataset", "toy", "--method", "dense", "--model", "no-such-model")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "sgpt-eval: error: unknown model 'no-such-model': not a folder, a preset (" in err
 
 
 @pytest.mark.parametrize("argv, message", [
