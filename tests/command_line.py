@@ -1,0 +1,19 @@
+"""The command line run in-process, read as a user reads it: exit code, output and error line."""
+
+from __future__ import annotations
+
+from sgpt_eval.cli import main
+
+
+def run_command(capsys, *argv: str) -> tuple[int, str, str]:
+    """`sgpt-eval argv`: its exit code, standard output and standard error."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err: str) -> str:
+    """The one `sgpt-eval: error:` line a failed command prints, asserting there is exactly one."""
+    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
