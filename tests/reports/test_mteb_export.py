@@ -1,5 +1,4 @@
-"""MTEB: our BEIR reports read back by mteb's own loader, and SGPT bi-encoders behind MTEB's
-encoder interface giving the vectors (and brackets) SGPTBiEncoder gives."""
+"""MTEB export: our BEIR reports as MTEB task results, read back by mteb's own loader."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sgpt_eval.cli import main
@@ -123,50 +121,3 @@ def test_export_without_mteb_says_how_to_install_it(tmp_path, capsys, monkeypatc
     assert _error_line(capsys.readouterr().err) == (
         "sgpt-eval: error: export --format mteb needs the mteb package; install it with: pip install 'sgpt-eval[mteb]'")
     assert not (tmp_path / "mteb").exists()
-
-
-# -- the encoder ------------------------------------------------------------------------------
-QUERIES = ["how do cells make energy", "ranking documents"]
-DOCS = [("Mitochondria", "Mitochondria produce ATP."), ("", "Retrieval models rank documents for a query.")]
-
-
-@pytest.fixture(scope="module")
-def sgpt_specb(tiny_gpt_neo, tmp_path_factory):
-    from sgpt_eval.models.bi_encoder import SGPTBiEncoder
-    from sgpt_eval.models.store import resolve
-
-    return SGPTBiEncoder(resolve(str(tiny_gpt_neo), tmp_path_factory.mktemp("cache")), specb=True, device="cpu")
-
-
-def _mteb_inputs(rows: dict[str, list], prompt_type):
-    """The batches mteb's retrieval evaluator hands an encoder (corpus rows joined as title + text)."""
-    from datasets import Dataset
-    from mteb._create_dataloaders import create_dataloader
-
-    return create_dataloader(Dataset.from_dict(rows), task_metadata=mteb.get_task("SciFact").metadata,
-                             prompt_type=prompt_type, batch_size=1)
-
-
-def test_the_mteb_encoder_brackets_queries_and_documents_as_sgpt_does(sgpt_specb, tiny_gpt_neo):
-    from mteb.types import PromptType
-
-    from sgpt_eval.data.beir import document_text
-    from sgpt_eval.mteb import SGPTMTEBEncoder
-
-    model = SGPTMTEBEncoder(sgpt_specb)
-    task = mteb.get_task("SciFact").metadata
-    common = {"task_metadata": task, "hf_split": "test", "hf_subset": "default"}
-    queries = model.encode(_mteb_inputs({"id": ["q1", "q2"], "text": QUERIES}, PromptType.query),
-                           prompt_type=PromptType.query, **common)
-    docs = model.encode(_mteb_inputs({"id": ["d1", "d2"], "title": [t for t, _ in DOCS], "text": [x for _, x in DOCS]},
-                                     PromptType.document), prompt_type=PromptType.document, **common)
-    doc_texts = [document_text({"title": title, "text": text}) for title, text in DOCS]
-
-    np.testing.assert_allclose(queries, sgpt_specb.encode(QUERIES, "query"), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(docs, sgpt_specb.encode(doc_texts, "doc"), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.encode(QUERIES, **common), queries, rtol=1e-5, atol=1e-6)  # no type: a query
-    assert not np.allclose(model.encode(doc_texts, prompt_type=PromptType.query, **common), docs, atol=1e-4)
-    assert isinstance(model, mteb.models.models_protocols.EncoderProtocol)
-    meta = model.mteb_model_meta
-    assert (meta.name, meta.revision, meta.max_tokens) == (f"local/{tiny_gpt_neo.name}", sgpt_specb.settings.revision,
-                                                          sgpt_specb.max_length)
