@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from types import ModuleType
+
 from sgpt_eval.cli import main
 
 
@@ -17,3 +20,10 @@ def error_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
     assert len(lines) == 1, err
     return lines[0]
+
+
+def parse(feature: ModuleType, *argv: str) -> argparse.Namespace:
+    """`argv` parsed by the commands that one module of `sgpt_eval.cli` adds, without the others."""
+    parser = argparse.ArgumentParser(prog="sgpt-eval")
+    feature.add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(list(argv))

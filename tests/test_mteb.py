@@ -52,3 +52,41 @@ def test_the_mteb_encoder_brackets_queries_and_documents_as_sgpt_does(sgpt_specb
     meta = model.mteb_model_meta
     assert (meta.name, meta.revision, meta.max_tokens) == (f"local/{tiny_gpt_neo.name}", sgpt_specb.settings.revision,
                                                           sgpt_specb.max_length)
+
+
+# -- names and metadata -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, name", [
+    ("SGPT-125M-weightedmean-msmarco-specb-bitfit", "Muennighoff/SGPT-125M-weightedmean-msmarco-specb-bitfit"),
+    ("sgpt-bloom-7b1-msmarco", "bigscience/sgpt-bloom-7b1-msmarco"),  # a preset by its hub name, any case
+    ("SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    ("org/some-model", "org/some-model"),  # a hub id as given
+    ("/models/my-sgpt", "local/my-sgpt"),
+    ("./my-sgpt", "local/my-sgpt"),
+    ("runs/2024/my-sgpt", "local/my-sgpt"),  # a relative folder, not a hub id
+])
+def test_models_are_filed_under_their_hub_name_or_as_local(model, name):
+    from sgpt_eval.mteb import mteb_model_name
+
+    assert mteb_model_name(model) == name
+
+
+def test_metadata_says_what_was_run_and_nothing_more():
+    from sgpt_eval.mteb import model_meta
+
+    dense = model_meta("local/m", "r1", max_tokens=300, n_parameters=1000)
+    assert (dense.name, dense.revision, dense.max_tokens, dense.n_parameters) == ("local/m", "r1", 300, 1000)
+    assert dense.model_type == ["dense"] and dense.similarity_fn_name is not None
+    assert dense.experiment_kwargs is None and dense.embed_dim is None and dense.license is None
+
+    reranker = model_meta("local/m", "r1", model_type="cross-encoder", experiment_kwargs={"method": "rerank"})
+    assert reranker.model_type == ["cross-encoder"] and reranker.similarity_fn_name is None
+    assert reranker.experiment_kwargs == {"method": "rerank"} and reranker.experiment_name != dense.experiment_name
+
+
+def test_plain_sentences_are_encoded_as_queries():
+    from mteb.types import PromptType
+
+    from sgpt_eval.mteb import KINDS
+
+    assert KINDS == {PromptType.query: "query", PromptType.document: "doc", None: "query"}

@@ -121,3 +121,54 @@ def test_export_without_mteb_says_how_to_install_it(tmp_path, capsys, monkeypatc
     assert _error_line(capsys.readouterr().err) == (
         "sgpt-eval: error: export --format mteb needs the mteb package; install it with: pip install 'sgpt-eval[mteb]'")
     assert not (tmp_path / "mteb").exists()
+
+
+# -- the export, called directly --------------------------------------------------------------
+
+def test_metrics_take_mteb_names_with_ndcg_at_10_as_the_main_score():
+    from sgpt_eval.reports.mteb_export import mteb_scores
+
+    scores = mteb_scores({"NDCG@10": 0.5, "MAP@100": 0.3, "Recall@1000": 0.9, "P@5": 0.1, "MRR@10": 0.2,
+                          "R_cap@10": 0.7, "NDCG": 0.4})
+    assert scores == {"main_score": 0.5, "ndcg_at_10": 0.5, "map_at_100": 0.3, "recall_at_1000": 0.9,
+                      "precision_at_5": 0.1, "mrr_at_10": 0.2}
+    with pytest.raises(KeyError):
+        mteb_scores({"NDCG@100": 0.5})  # no main score, no task result
+
+
+def test_every_beir_dataset_mteb_evaluates_exports_to_a_task_mteb_knows(tmp_path, caplog):
+    from sgpt_eval.data.beir import CQADUPSTACK_FORUMS
+    from sgpt_eval.reports.mteb_export import export_mteb
+
+    in_mteb = ["arguana", "climate-fever", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco", "nfcorpus", "nq",
+               "quora", "scidocs", "scifact", "trec-covid", "webis-touche2020",
+               *(f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS)]
+    for dataset in [*in_mteb, "bioasq", "signal1m", "trec-news", "robust04"]:
+        write_report(tmp_path / "results", dataset, "bm25", "bm25s", 0.5, versions={"bm25s": "0.3.16"})
+
+    with caplog.at_level(logging.WARNING, logger="sgpt_eval"):
+        written = export_mteb(tmp_path / "results", tmp_path / "mteb")
+
+    tasks = {path.stem for path in written}
+    assert len(written) == len(tasks) == len(in_mteb) == 26
+    assert {"SciFact", "FiQA2018", "DBPedia", "QuoraRetrieval", "Touche2020", "CQADupstackWordpressRetrieval"} < tasks
+    assert all(mteb.get_task(task).metadata.name == task for task in tasks)
+    assert sorted(message.rsplit(" ", 1)[-1] for message in caplog.messages) == [
+        "'bioasq'", "'robust04'", "'signal1m'", "'trec-news'"]  # MTEB has no task for these
+
+
+def test_export_returns_the_task_results_it_wrote_and_writes_each_folders_model_meta(tmp_path):
+    from sgpt_eval.reports.mteb_export import export_mteb
+
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    write_report(results, "scifact", "dense", SGPT, 0.61)
+    write_report(results, "nfcorpus", "dense", SGPT, 0.31)
+    write_report(results, "scifact", "bm25", "bm25s", 0.68, versions={"bm25s": "0.3.16"})
+
+    written = export_mteb(results, out)
+
+    model = out / "results" / "Muennighoff__SGPT-125M-weightedmean-msmarco-specb-bitfit" / "r1"
+    bm25 = out / "results" / "mteb__baseline-bm25s" / "0.3.16"
+    assert sorted(written) == sorted([model / "SciFact.json", model / "NFCorpus.json", bm25 / "SciFact.json"])
+    assert sorted(out.rglob("*.json")) == sorted([*written, model / "model_meta.json", bm25 / "model_meta.json"])
+    assert mteb.TaskResult.from_disk(model / "NFCorpus.json").main_score == pytest.approx(0.31)
