@@ -12,6 +12,7 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.reports.schema import read_report, write_report as write
 
+from ..command_line import error_line
 from ..synthetic_reports import write_report
 
 mteb = pytest.importorskip("mteb")
@@ -29,12 +30,6 @@ def _loaded(out: Path, **options) -> dict[tuple[str, str, str], object]:
     results = mteb.ResultCache(out).load_results(include_remote=False, **options)
     return {(model.model_name, model.model_revision, task.task_name): task
             for model in results.model_results for task in model.task_results}
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_exported_reports_load_in_mteb_with_our_ndcg_at_10(tmp_path, capsys):
@@ -99,7 +94,7 @@ def test_one_result_from_two_reports_is_refused_before_writing(tmp_path, capsys)
 
     assert _export(results, out) == 2
     first, second = sorted([first, second])  # reports are read in path order
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         f"sgpt-eval: error: {first} and {second} export as one MTEB result (same model, revision, task and settings "
         "over different data files); remove one of them from the results folder")
     assert not out.exists()
@@ -108,7 +103,7 @@ def test_one_result_from_two_reports_is_refused_before_writing(tmp_path, capsys)
 def test_no_beir_reports_is_one_line(tmp_path, capsys):
     (tmp_path / "results").mkdir()
     assert _export(tmp_path / "results", tmp_path / "mteb") == 2
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         f"sgpt-eval: error: {tmp_path / 'results'}: no BEIR reports to export; "
         "run an evaluation first or pass --results-dir")
     assert not (tmp_path / "mteb").exists()
@@ -118,7 +113,7 @@ def test_export_without_mteb_says_how_to_install_it(tmp_path, capsys, monkeypatc
     write_report(tmp_path / "results", "scifact", "dense", SGPT, 0.61)
     monkeypatch.setitem(sys.modules, "mteb", None)  # `import mteb` raises ImportError
     assert _export(tmp_path / "results", tmp_path / "mteb") == 2
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         "sgpt-eval: error: export --format mteb needs the mteb package; install it with: pip install 'sgpt-eval[mteb]'")
     assert not (tmp_path / "mteb").exists()
 
