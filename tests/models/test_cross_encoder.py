@@ -1,5 +1,6 @@
 """SGPT-CE: the fast scorer against the per-pair SGPT loop, prompts and truncation (over-long
-queries included), the context of a model without position embeddings, the score cache, out-of-memory retries, BEIR's Rerank, and the `rerank` run end to end on tiny models."""
+queries included), the context of a model without position embeddings, the score cache,
+out-of-memory retries, BEIR's Rerank, and the `rerank` run end to end on tiny models."""
 
 from __future__ import annotations
 
