@@ -7,6 +7,7 @@ import pytest
 from sgpt_eval.cli import main
 
 from ..beir_fixtures import write_beir
+from ..command_line import error_line
 
 
 def _run(capsys, *argv):
@@ -20,16 +21,10 @@ def toy(tmp_path):
     return tmp_path
 
 
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_unknown_model(capsys, toy):
     code, err = _run(capsys, "eval", "--dataset", "toy", "--data-dir", str(toy / "data"), "--model", "no-such-model",
                      "--output-dir", str(toy / "out"), "--cache-dir", str(toy / "cache"))
-    assert code == 2 and "unknown model 'no-such-model'" in _error_line(err)
+    assert code == 2 and "unknown model 'no-such-model'" in error_line(err)
     assert not (toy / "out").exists()
 
 
@@ -38,20 +33,20 @@ def test_unreachable_hub(capsys, toy, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(toy / "hf"))
     code, err = _run(capsys, "eval", "--dataset", "toy", "--data-dir", str(toy / "data"), "--output-dir", str(toy / "out"),
                      "--model", "Muennighoff/SGPT-125M-weightedmean-msmarco-specb-bitfit", "--cache-dir", str(toy / "cache"))
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "Muennighoff/SGPT-125M-weightedmean-msmarco-specb-bitfit" in line and "unreachable" in line
     assert not (toy / "out").exists()
 
 
 def test_unknown_dataset_fails_before_loading_a_model(capsys, toy):
     code, err = _run(capsys, "eval", "--dataset", "nope", "--data-dir", str(toy / "data"), "--model", "no-such-model")
-    assert code == 2 and "unknown dataset 'nope'" in _error_line(err)
+    assert code == 2 and "unknown dataset 'nope'" in error_line(err)
 
 
 def test_missing_data_folder_offline(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SGPT_EVAL_BEIR_URL", "http://127.0.0.1:9")
     code, err = _run(capsys, "eval", "--dataset", "scifact", "--data-dir", str(tmp_path / "absent"))
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "dataset scifact: not in" in line and "--data-dir" in line
 
 
@@ -60,7 +55,7 @@ def test_malformed_corpus_leaves_no_report(capsys, toy, tiny_gpt_neo):
     corpus.write_text(corpus.read_text() + "not json\n")
     code, err = _run(capsys, "eval", "--dataset", "toy", "--data-dir", str(toy / "data"), "--model", str(tiny_gpt_neo),
                      "--output-dir", str(toy / "out"), "--cache-dir", str(toy / "cache"))
-    assert code == 2 and "corpus.jsonl:5: not valid JSON" in _error_line(err)
+    assert code == 2 and "corpus.jsonl:5: not valid JSON" in error_line(err)
     assert not list(Path(toy).glob("out/**/*.json"))
 
 
@@ -98,6 +93,6 @@ def test_a_dataset_given_as_a_path_is_reported_under_the_output_folder_by_its_na
 
 def test_a_dataset_path_without_a_corpus_is_one_line(capsys, toy):
     code, err = _run(capsys, "bm25", "--dataset", str(toy / "nowhere"), "--output-dir", str(toy / "out"))
-    assert code == 2 and _error_line(err) == (f"sgpt-eval: error: dataset folder {toy / 'nowhere'}: no corpus.jsonl "
-                                              "in it; give a folder in BEIR layout")
+    assert code == 2 and error_line(err) == (f"sgpt-eval: error: dataset folder {toy / 'nowhere'}: no corpus.jsonl "
+                                             "in it; give a folder in BEIR layout")
     assert not (toy / "out").exists()

@@ -21,6 +21,7 @@ from sgpt_eval.cli.options import set_threads
 from sgpt_eval.progress import progress_bar
 
 from ..beir_fixtures import write_beir
+from ..command_line import error_line
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "faiss", "bm25s", "pandas")
@@ -37,12 +38,6 @@ def keep_log_level():
 
 def _cli(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sgpt_eval.cli", *argv], cwd=REPO, capture_output=True, text=True)
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _table_argv(tmp_path: Path, *extra: str) -> list[str]:
@@ -79,7 +74,7 @@ def test_threads_below_one_is_one_line(capsys, tmp_path):
     write_beir(tmp_path / "data" / "toy")
     code = main(["bm25", "--dataset", "toy", "--data-dir", str(tmp_path / "data"),
                  "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--threads", "0"])
-    assert code == 2 and _error_line(capsys.readouterr().err) == "sgpt-eval: error: --threads 0: must be at least 1"
+    assert code == 2 and error_line(capsys.readouterr().err) == "sgpt-eval: error: --threads 0: must be at least 1"
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
 
 
@@ -126,11 +121,11 @@ def test_verbose_adds_the_traceback_of_an_error(capsys, tmp_path):
     argv = ["eval", "--dataset", "nope", "--data-dir", str(tmp_path)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "unknown dataset 'nope'" in _error_line(err)
+    assert "Traceback" not in err and "unknown dataset 'nope'" in error_line(err)
     assert main([*argv, "-v"]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "SgptEvalError" in err
-    assert err.strip().splitlines()[-1] == _error_line(err)
+    assert err.strip().splitlines()[-1] == error_line(err)
 
 
 def test_unwritable_output_is_one_line_with_the_path(capsys, tmp_path):
@@ -139,8 +134,8 @@ def test_unwritable_output_is_one_line_with_the_path(capsys, tmp_path):
     code = main(_table_argv(tmp_path, "--output-dir", str(blocker / "tables")))
     out, err = capsys.readouterr()
     assert code == 2 and "Traceback" not in err and out == ""
-    assert _error_line(err) == (f"sgpt-eval: error: {blocker / 'tables'}: Not a directory; "
-                                "a part of the path is a file, not a folder; choose another path")
+    assert error_line(err) == (f"sgpt-eval: error: {blocker / 'tables'}: Not a directory; "
+                               "a part of the path is a file, not a folder; choose another path")
 
 
 @pytest.mark.parametrize(("number", "remedy"), [
@@ -243,7 +238,7 @@ def test_a_full_cache_disk_names_the_file_and_the_cause(capsys, tmp_path, full_d
     argv = _bm25_argv(tmp_path, "toy")
     argv[argv.index("--cache-dir") + 1] = str(full_disk / "cache")
     assert main(argv) == 2
-    line = _error_line(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert line.startswith(f"sgpt-eval: error: {full_disk / 'cache'}/") and line.endswith(
         f"{os.strerror(errno.ENOSPC)}; free disk space, or point --output-dir / --cache-dir at a disk with room"), line
     assert not list((tmp_path / "out").rglob("*.json"))
@@ -270,5 +265,5 @@ def test_a_report_that_cannot_be_written_leaves_no_ranking_behind(capsys, tmp_pa
 
     monkeypatch.setattr(schema, "write_json", no_room)
     assert main(_bm25_argv(tmp_path, "toy")) == 2
-    assert os.strerror(errno.ENOSPC) in _error_line(capsys.readouterr().err)
+    assert os.strerror(errno.ENOSPC) in error_line(capsys.readouterr().err)
     assert [path for path in (tmp_path / "out").rglob("*") if path.is_file()] == []

@@ -12,10 +12,11 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import pipeline
-from sgpt_eval.models import resolution
+from sgpt_eval.models import bi_encoder, cross_encoder, resolution
 from sgpt_eval.retrieval.ranking import read_trec, write_trec
 
 from ..beir_fixtures import write_beir
+from ..command_line import error_line, run_command
 
 
 @pytest.fixture
@@ -278,3 +279,20 @@ def test_a_cache_folder_that_cannot_be_created(capsys, tmp_path, toy):
     assert _error(capsys, tmp_path, argv) == (f"{blocker / 'cache'}: cannot create or write this folder (Not a directory); "
                                               "choose another with --cache-dir (or $SGPT_EVAL_CACHE)")
     assert main([*argv, "--no-cache"]) == 0  # a run that writes no cache does not need one
+
+
+@pytest.mark.parametrize("method", ["eval", "rerank"])
+@pytest.mark.parametrize("max_length, message", [
+    ("4096", "--max-length 4096: model {model} has 512 positions; use at most 512"),
+    ("0", "--max-length 0: must be at least 1"),
+])
+def test_max_length_beyond_the_models_positions_is_one_line(method, max_length, message, tiny_gpt_neo, tmp_path, capsys,
+                                                            monkeypatch):
+    write_beir(tmp_path / "data" / "toy")
+    for module in (bi_encoder, cross_encoder):
+        monkeypatch.setattr(module, "load_pretrained", lambda *args: pytest.fail("weights loaded"))
+    code, _, err = run_command(capsys, method, "--dataset", "toy", "--data-dir", str(tmp_path / "data"),
+                               "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+                               "--model", str(tiny_gpt_neo), "--max-length", max_length)
+    assert code == 2 and error_line(err) == "sgpt-eval: error: " + message.format(model=tiny_gpt_neo)
+    assert not (tmp_path / "out").exists()

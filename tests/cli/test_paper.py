@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from sgpt_eval.cli import main
+from sgpt_eval.cli import paper as cli_paper
 from sgpt_eval.data.catalogue import BEIR_18, CATALOGUE, CQADUPSTACK_FORUMS
 from sgpt_eval.data.download import BEIR_URL_ENV, USEB_URL_ENV
 from sgpt_eval.evaluation.specs import read_config
 from sgpt_eval.models.presets import find_preset
 
 from ..beir_fixtures import write_beir
+from ..command_line import parse
 from ..useb_samples import SHARED_USEB
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,3 +174,27 @@ def test_make_paper_runs_the_committed_grid_offline_skipping_what_it_cannot_have
     assert f"| SciFact | {score} |" in (results / "tables" / "beir_ndcg10-be.md").read_text()
     assert "| SGPT-125M-weightedmean-nli-bitfit |" in (results / "tables" / "useb.md").read_text()
     assert sorted((path, path.stat().st_mtime_ns) for path in (REPO / "results").rglob("*")) == repo_results
+
+
+def test_paper_skips_absent_useb_data_once_and_writes_its_three_tables(tmp_path, capsys, caplog, monkeypatch):
+    useb = '[useb]\nmodels = ["SGPT-125M-weightedmean-nli-bitfit", "SBERT-base-nli-v2"]\n'
+    config, common = _grid(tmp_path, f'[[runs]]\nmethod = "bm25"\n{useb}', monkeypatch)
+    monkeypatch.setenv(USEB_URL_ENV, "http://127.0.0.1:9")
+    args = parse(cli_paper, "paper", "--config", str(config), "--useb-data-dir", str(tmp_path / "no-useb"), *common)
+    assert args.skip_unavailable  # paper always skips what cannot be had
+
+    with caplog.at_level(logging.WARNING):
+        args.handler(args, tmp_path / "cache")
+
+    skipped = [record.getMessage() for record in caplog.records if record.getMessage().startswith("skipped:")]
+    assert skipped[0].startswith("skipped: dataset nfcorpus: not in ") and skipped[0].endswith("(1 run)")
+    # Each absent USEB dataset once, however many models it concerns.
+    assert [line.split(":")[1].strip() for line in skipped[1:]] == ["askubuntu", "cqadupstack", "twitterpara",
+                                                                     "scidocs"]
+    assert all(line.endswith("(USEB)") for line in skipped[1:])
+    out = capsys.readouterr().out
+    assert out.startswith("toy\tbm25s\tNDCG@10=0.6667\t")
+    assert out.count("| dataset | BM25 |") == 2 and "| model | AskUbuntu | CQADupStack | TwitterPara | SciDocs |" in out
+    assert sorted(path.name for path in (tmp_path / "results" / "tables").iterdir()) == [
+        "beir_ndcg10-be.csv", "beir_ndcg10-be.md", "beir_ndcg10-be.tex",
+        "beir_ndcg10-ce.csv", "beir_ndcg10-ce.md", "beir_ndcg10-ce.tex", "useb.md"]

@@ -55,7 +55,7 @@ class FakeEncoder:
     batch_size = 32
 
     def __init__(self, model: str = "m") -> None:
-        self.settings = SimpleNamespace(as_dict=lambda: {"model": model})
+        self.settings = SimpleNamespace(model=model, instruction=None, as_dict=lambda: {"model": model})
         vectors = {**ASKUBUNTU_VECTORS, **cqadupstack_vectors(), **TWITTERPARA_VECTORS, **SCIDOCS_VECTORS}
         self.embed = FixedEmbed(vectors)
         self.kinds: set[str] = set()

@@ -1,11 +1,13 @@
-"""SGPT-CE: the fast scorer against the per-pair SGPT loop, prompts and truncation, the score
-cache, out-of-memory retries, BEIR's Rerank, and the `rerank` run end to end on tiny models."""
+"""SGPT-CE: the fast scorer against the per-pair SGPT loop, prompts and truncation (over-long
+queries included), the context of a model without position embeddings, the score cache,
+out-of-memory retries, BEIR's Rerank, and the `rerank` run end to end on tiny models."""
 
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from beir.reranking import Rerank
 
 from sgpt_eval.cli import evaluate as cli_rerank
 from sgpt_eval.models.prompts import TEMPLATES, PromptTokenizer, resolve_template
-from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
+from sgpt_eval.models.cross_encoder import DEFAULT_CONTEXT, SGPTCrossEncoder
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation.pipeline import Models, evaluate
 from sgpt_eval.evaluation.specs import RunSettings, RunSpec
@@ -24,9 +26,13 @@ from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.retrieval.ranking import write_trec
 from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
 
+from ..beir_fixtures import write_beir
+from ..command_line import run_command
 from ..reference_sgpt_ce import reference_scores
+from ..synthetic_reports import only_report
 from ..tolerances import RTOL
-from ..encoders import make_cross_encoder
+from ..encoders import make_cross_encoder, resolved
+from .test_prompts import LONG_QUERY
 
 WORDS = ("protein cell cancer gene mouse binding receptor therapy clinical trial patients increased reduced "
          "expression (p < 0.05) 12% vitamin D risk, \"quoted\" results.").split()
@@ -387,3 +393,74 @@ def test_bfloat16_on_cpu_scores_near_float32(request, model):
     assert max(abs(a - b) for a, b in zip(expected, scores)) < 0.02  # measured: 0.009 (GPT-Neo), 0.005 (Llama)
     apart = [(i, j) for i in range(len(pairs)) for j in range(len(pairs)) if expected[i] - expected[j] > 0.1]
     assert len(apart) > 10 and all(scores[i] > scores[j] for i, j in apart)
+
+
+def test_too_long_queries_are_scored_with_one_warning(tiny_gpt_neo, caplog):
+    """Too-long queries score as SGPT's loop scores the same ids; the pairs that fit score as they do alone."""
+    docs = ["protein binding receptor therapy " * 4, "cell cancer gene", ""]
+    pairs = [(query, doc) for query in ("vitamin D risk", LONG_QUERY, "gene expression levels") for doc in docs]
+    scorer = make_cross_encoder(tiny_gpt_neo, max_length=32, batch_size=4)
+
+    with caplog.at_level(logging.WARNING, logger="sgpt_eval"):
+        fast = scorer.predict(pairs, show_progress_bar=False)
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == [
+        "3 of 9 pairs have a query of more than 10 tokens, too long for the prompt within 32 tokens: cut as SGPT does "
+        "(the whole document, then the prompt's text after it, then the query's first tokens) and scored on what "
+        "remains of the query"]
+    assert fast == pytest.approx(reference_scores(scorer.model, scorer.prompt, pairs), abs=1e-3)
+    fitting = [pair for pair in pairs if pair[0] != LONG_QUERY]
+    alone = scorer.predict(fitting, show_progress_bar=False)
+    assert [score for pair, score in zip(pairs, fast) if pair[0] != LONG_QUERY] == pytest.approx(alone, abs=1e-5)
+
+
+def test_rerank_run_with_a_too_long_query_writes_its_report(tiny_gpt_neo, tmp_path, capsys, caplog):
+    write_beir(tmp_path / "data" / "toy", queries={"q1": "how do cells make energy " * 8, "q2": "plants", "q3": "ranking documents"})
+    with caplog.at_level(logging.WARNING, logger="sgpt_eval"):
+        code, out, _ = run_command(capsys, "rerank", "--dataset", "toy", "--data-dir", str(tmp_path / "data"),
+                                   "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+                                   "--model", str(tiny_gpt_neo), "--max-length", "24", "--top-k", "3")
+    assert code == 0 and out.startswith("toy\t")
+    assert sum("too long for the prompt" in record.getMessage() for record in caplog.records) == 1
+    report = only_report(tmp_path / "out")
+    assert report["identity"]["model"]["max_length"] == 24 and set(report["per_query"]["NDCG@10"]) == {"q1", "q2", "q3"}
+
+
+@pytest.fixture(scope="module")
+def bloom_with_context(gpt2_tokenizer, tmp_path_factory):
+    """Write a 2-layer BLOOM (ALiBi: no max_position_embeddings) with the GPT-2 tokenizer, its
+    `model_max_length` set to the value given."""
+    from transformers import BloomConfig, BloomForCausalLM
+
+    torch.manual_seed(0)
+    model = BloomForCausalLM(BloomConfig(vocab_size=len(gpt2_tokenizer), hidden_size=32, n_layer=2, n_head=4)).eval()
+
+    def write(model_max_length: int) -> Path:
+        folder = tmp_path_factory.mktemp("tiny-bloom")
+        model.save_pretrained(folder, safe_serialization=True)
+        gpt2_tokenizer.save_pretrained(folder)
+        settings = json.loads((folder / "tokenizer_config.json").read_text())
+        (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": model_max_length}))
+        return folder
+
+    return write
+
+
+def test_a_model_without_position_embeddings_takes_its_tokenizers_context(bloom_with_context, caplog):
+    folder = bloom_with_context(256)
+    assert "max_position_embeddings" not in json.loads((folder / "config.json").read_text())
+    with caplog.at_level(logging.INFO, logger="sgpt_eval"):
+        scorer = make_cross_encoder(folder, batch_size=4)
+    assert scorer.settings.max_length == 256
+    assert (f"model {folder}: no max_position_embeddings in its config; context 256 tokens, its tokenizer's "
+            "model_max_length") in caplog.text
+    pairs = [("vitamin D", "a document about vitamins"), ("cancer gene", "a document about vitamins"), ("x", "")]
+    fast = scorer.predict(pairs, show_progress_bar=False)
+    assert fast == pytest.approx(reference_scores(scorer.model, scorer.prompt, pairs), abs=1e-3)
+
+    unlimited = bloom_with_context(int(1e30))
+    with caplog.at_level(logging.INFO, logger="sgpt_eval"):
+        settings = resolved(unlimited, "cross").settings
+    assert settings.max_length == DEFAULT_CONTEXT == 2048
+    assert f"model {unlimited}: neither its config nor its tokenizer gives a context length; context 2048" in caplog.text

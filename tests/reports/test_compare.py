@@ -1,4 +1,5 @@
-"""Per-query comparison: counts, means and p-values on scores whose answer is known."""
+"""Per-query comparison: counts, means and p-values on scores whose answer is known, and `compare`
+refusing reports run on different query sets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from scipy import stats
 from sgpt_eval.reports.compare import compare_reports, compare_scores, randomization_pvalue
 from sgpt_eval.errors import SgptEvalError
 
+from ..command_line import error_line, run_command
 from ..synthetic_reports import write_report
 
 
@@ -99,3 +101,31 @@ def test_reports_compare_query_by_query_and_refuse_different_datasets(tmp_path):
     other = write_report(tmp_path, "nfcorpus", "bm25", "bm25s", 0.5)
     with pytest.raises(SgptEvalError, match="different dataset"):
         compare_reports(path_a, other)
+
+
+def test_compare_refuses_different_query_sets_unless_intersected(tmp_path, capsys):
+    dense = write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.5, {"1": 1.0, "2": 0.5, "3": 0.0})
+    bm25 = write_report(tmp_path, "scifact", "bm25", "bm25s", 0.5, {"1": 0.5, "2": 0.5})
+
+    code, out, err = run_command(capsys, "compare", str(dense), str(bm25), "--permutations", "10")
+    assert code == 2 and not out
+    assert error_line(err) == (
+        f"sgpt-eval: error: compare: {dense} has 3 queries, {bm25} has 2, 2 shared; the two were run on different "
+        "query sets, pass --intersect to compare the 2 shared queries only")
+
+    code, out, _ = run_command(capsys, "compare", str(dense), str(bm25), "--permutations", "10", "--intersect")
+    assert code == 0
+    assert "A - B +0.2500 over 2 queries" in out and "A better on 1, B better on 0, tied on 1" in out
+    assert "queries: 3 in A, 2 in B, 2 shared; compared on the shared queries only (--intersect)" in out
+
+    same = write_report(tmp_path, "scifact", "rerank", "SmolLM2-135M", 0.5, {"1": 0.0, "2": 1.0})
+    code, out, _ = run_command(capsys, "compare", str(same), str(bm25), "--permutations", "10")
+    assert code == 0 and out.rstrip().endswith("queries: 2 in A, 2 in B, 2 shared")
+
+
+def test_compare_with_no_shared_query_is_refused_even_intersected(tmp_path, capsys):
+    dense = write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.5, {"1": 1.0})
+    bm25 = write_report(tmp_path, "scifact", "bm25", "bm25s", 0.5, {"2": 0.5})
+    code, _, err = run_command(capsys, "compare", str(dense), str(bm25), "--intersect")
+    assert code == 2 and error_line(err).endswith(
+        "has 1, 0 shared; nothing to compare, compare reports over the same queries")

@@ -1,4 +1,5 @@
-"""The BEIR table: CQADupStack folding, missing cells, averages and published columns."""
+"""The BEIR table: CQADupStack folding, missing cells, averages, published columns and datasets
+that are not BEIR's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sgpt_eval.reports.tables import (
     AVERAGE_11_LABEL, AVERAGE_18_LABEL, build_paper_table, build_table, read_published, render,
 )
 
+from ..command_line import error_line, run_command
 from ..synthetic_reports import write_report
 
 DENSE = "all-MiniLM-L6-v2 (dense)"
@@ -233,3 +235,50 @@ def test_paper_tables_from_the_command_line(tmp_path, capsys):
     assert main(["table", "--results-dir", str(tmp_path), "--paper-table", "useb", "--format", "latex"]) == 2
     assert ("sgpt-eval: error: --paper-table useb: leave out --format (BEIR table options); "
             "the USEB table is Markdown, its published rows from the package's useb.csv") in capsys.readouterr().err
+
+
+def test_table_shows_a_custom_dataset_after_beirs_and_out_of_the_averages(tmp_path, capsys):
+    write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)
+    write_report(tmp_path, "nfcorpus", "dense", "all-MiniLM-L6-v2", 0.3)
+    write_report(tmp_path, "msmarco", "dense", "all-MiniLM-L6-v2", 0.4)
+    write_report(tmp_path, "my-papers", "dense", "all-MiniLM-L6-v2", 0.9)
+    no_published = tmp_path / "no-published.csv"
+    no_published.write_text("dataset,model,ndcg@10,source\n")
+
+    code, out, _ = run_command(capsys, "table", "--results-dir", str(tmp_path), "--format", "csv", "--published-csv",
+                               str(no_published))
+
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["NFCorpus", "SciFact", "MS MARCO (dev)", "my-papers",
+                                        "Average (2 of 18 datasets run)"]
+    assert rows[3][1] == "0.90000" and rows[4][1] == "0.45000"
+    markdown = (tmp_path / "tables" / "beir_ndcg10.md").read_text()
+    assert "- my-papers: not BEIR datasets; shown after them and left out of every average." in markdown
+
+    code, out, _ = run_command(capsys, "table", "--results-dir", str(tmp_path), "--format", "csv", "--dataset", "my-papers")
+    assert code == 0 and [line.split(",")[0] for line in out.splitlines()[1:]] == ["my-papers"]
+
+
+def test_table_options_name_what_exists(tmp_path, capsys):
+    write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)
+    write_report(tmp_path, "my-papers", "dense", "all-MiniLM-L6-v2", 0.9)
+
+    code, _, err = run_command(capsys, "table", "--results-dir", str(tmp_path), "--dataset", "scifcat")
+    line = error_line(err)
+    assert code == 2 and line.startswith(
+        f"sgpt-eval: error: --dataset scifcat: not a BEIR dataset, and no report under {tmp_path} names it; "
+        "datasets with reports: my-papers, scifact; BEIR's: trec-covid, bioasq,")
+
+    code, _, err = run_command(capsys, "table", "--results-dir", str(tmp_path), "--published", "SGPT-5.8B")
+    line = error_line(err)  # the published numbers shipped with the package, unless --published-csv
+    assert code == 2 and line.startswith("sgpt-eval: error: --published SGPT-5.8B: not in the published CSV; choose from ")
+    assert "SGPT-5.8B-weightedmean-msmarco-specb-bitfit" in line
+
+    published = tmp_path / "published.csv"
+    published.write_text("dataset,model,ndcg@10,source\nscifact,BM25 (bm25s),0.6874,MTEB\nscifact,SGPT-125M,0.5,paper\n")
+    code, _, err = run_command(capsys, "table", "--results-dir", str(tmp_path), "--published-csv", str(published),
+                               "--published", "SGPT-5.8B")
+    assert code == 2 and error_line(err) == (
+        "sgpt-eval: error: --published SGPT-5.8B: not in the published CSV; choose from BM25 (bm25s), SGPT-125M")
+    assert not (tmp_path / "tables").exists()

@@ -1,5 +1,4 @@
-"""MTEB: our BEIR reports read back by mteb's own loader, and SGPT bi-encoders behind MTEB's
-encoder interface giving the vectors (and brackets) SGPTBiEncoder gives."""
+"""MTEB export: our BEIR reports as MTEB task results, read back by mteb's own loader."""
 
 from __future__ import annotations
 
@@ -8,14 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sgpt_eval.cli import main
 from sgpt_eval.reports.schema import read_report, write_report as write
 
+from ..command_line import error_line
 from ..synthetic_reports import write_report
-from ..encoders import make_bi_encoder
 
 mteb = pytest.importorskip("mteb")
 
@@ -32,12 +30,6 @@ def _loaded(out: Path, **options) -> dict[tuple[str, str, str], object]:
     results = mteb.ResultCache(out).load_results(include_remote=False, **options)
     return {(model.model_name, model.model_revision, task.task_name): task
             for model in results.model_results for task in model.task_results}
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("sgpt-eval: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_exported_reports_load_in_mteb_with_our_ndcg_at_10(tmp_path, capsys):
@@ -102,7 +94,7 @@ def test_one_result_from_two_reports_is_refused_before_writing(tmp_path, capsys)
 
     assert _export(results, out) == 2
     first, second = sorted([first, second])  # reports are read in path order
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         f"sgpt-eval: error: {first} and {second} export as one MTEB result (same model, revision, task and settings "
         "over different data files); remove one of them from the results folder")
     assert not out.exists()
@@ -111,7 +103,7 @@ def test_one_result_from_two_reports_is_refused_before_writing(tmp_path, capsys)
 def test_no_beir_reports_is_one_line(tmp_path, capsys):
     (tmp_path / "results").mkdir()
     assert _export(tmp_path / "results", tmp_path / "mteb") == 2
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         f"sgpt-eval: error: {tmp_path / 'results'}: no BEIR reports to export; "
         "run an evaluation first or pass --results-dir")
     assert not (tmp_path / "mteb").exists()
@@ -121,50 +113,57 @@ def test_export_without_mteb_says_how_to_install_it(tmp_path, capsys, monkeypatc
     write_report(tmp_path / "results", "scifact", "dense", SGPT, 0.61)
     monkeypatch.setitem(sys.modules, "mteb", None)  # `import mteb` raises ImportError
     assert _export(tmp_path / "results", tmp_path / "mteb") == 2
-    assert _error_line(capsys.readouterr().err) == (
+    assert error_line(capsys.readouterr().err) == (
         "sgpt-eval: error: export --format mteb needs the mteb package; install it with: pip install 'sgpt-eval[mteb]'")
     assert not (tmp_path / "mteb").exists()
 
 
-# -- the encoder ------------------------------------------------------------------------------
-QUERIES = ["how do cells make energy", "ranking documents"]
-DOCS = [("Mitochondria", "Mitochondria produce ATP."), ("", "Retrieval models rank documents for a query.")]
+# -- the export, called directly --------------------------------------------------------------
+
+def test_metrics_take_mteb_names_with_ndcg_at_10_as_the_main_score():
+    from sgpt_eval.reports.mteb_export import mteb_scores
+
+    scores = mteb_scores({"NDCG@10": 0.5, "MAP@100": 0.3, "Recall@1000": 0.9, "P@5": 0.1, "MRR@10": 0.2,
+                          "R_cap@10": 0.7, "NDCG": 0.4})
+    assert scores == {"main_score": 0.5, "ndcg_at_10": 0.5, "map_at_100": 0.3, "recall_at_1000": 0.9,
+                      "precision_at_5": 0.1, "mrr_at_10": 0.2}
+    with pytest.raises(KeyError):
+        mteb_scores({"NDCG@100": 0.5})  # no main score, no task result
 
 
-@pytest.fixture(scope="module")
-def sgpt_specb(tiny_gpt_neo, tmp_path_factory):
-    return make_bi_encoder(tiny_gpt_neo, tmp_path_factory.mktemp("cache"), specb=True, device="cpu")
+def test_every_beir_dataset_mteb_evaluates_exports_to_a_task_mteb_knows(tmp_path, caplog):
+    from sgpt_eval.data.catalogue import CQADUPSTACK_FORUMS
+    from sgpt_eval.reports.mteb_export import export_mteb
+
+    in_mteb = ["arguana", "climate-fever", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco", "nfcorpus", "nq",
+               "quora", "scidocs", "scifact", "trec-covid", "webis-touche2020",
+               *(f"cqadupstack/{forum}" for forum in CQADUPSTACK_FORUMS)]
+    for dataset in [*in_mteb, "bioasq", "signal1m", "trec-news", "robust04"]:
+        write_report(tmp_path / "results", dataset, "bm25", "bm25s", 0.5, versions={"bm25s": "0.3.16"})
+
+    with caplog.at_level(logging.WARNING, logger="sgpt_eval"):
+        written = export_mteb(tmp_path / "results", tmp_path / "mteb")
+
+    tasks = {path.stem for path in written}
+    assert len(written) == len(tasks) == len(in_mteb) == 26
+    assert {"SciFact", "FiQA2018", "DBPedia", "QuoraRetrieval", "Touche2020", "CQADupstackWordpressRetrieval"} < tasks
+    assert all(mteb.get_task(task).metadata.name == task for task in tasks)
+    assert sorted(message.rsplit(" ", 1)[-1] for message in caplog.messages) == [
+        "'bioasq'", "'robust04'", "'signal1m'", "'trec-news'"]  # MTEB has no task for these
 
 
-def _mteb_inputs(rows: dict[str, list], prompt_type):
-    """The batches mteb's retrieval evaluator hands an encoder (corpus rows joined as title + text)."""
-    from datasets import Dataset
-    from mteb._create_dataloaders import create_dataloader
+def test_export_returns_the_task_results_it_wrote_and_writes_each_folders_model_meta(tmp_path):
+    from sgpt_eval.reports.mteb_export import export_mteb
 
-    return create_dataloader(Dataset.from_dict(rows), task_metadata=mteb.get_task("SciFact").metadata,
-                             prompt_type=prompt_type, batch_size=1)
+    results, out = tmp_path / "results", tmp_path / "mteb"
+    write_report(results, "scifact", "dense", SGPT, 0.61)
+    write_report(results, "nfcorpus", "dense", SGPT, 0.31)
+    write_report(results, "scifact", "bm25", "bm25s", 0.68, versions={"bm25s": "0.3.16"})
 
+    written = export_mteb(results, out)
 
-def test_the_mteb_encoder_brackets_queries_and_documents_as_sgpt_does(sgpt_specb, tiny_gpt_neo):
-    from mteb.types import PromptType
-
-    from sgpt_eval.data.beir import document_text
-    from sgpt_eval.mteb import SGPTMTEBEncoder
-
-    model = SGPTMTEBEncoder(sgpt_specb)
-    task = mteb.get_task("SciFact").metadata
-    common = {"task_metadata": task, "hf_split": "test", "hf_subset": "default"}
-    queries = model.encode(_mteb_inputs({"id": ["q1", "q2"], "text": QUERIES}, PromptType.query),
-                           prompt_type=PromptType.query, **common)
-    docs = model.encode(_mteb_inputs({"id": ["d1", "d2"], "title": [t for t, _ in DOCS], "text": [x for _, x in DOCS]},
-                                     PromptType.document), prompt_type=PromptType.document, **common)
-    doc_texts = [document_text({"title": title, "text": text}) for title, text in DOCS]
-
-    np.testing.assert_allclose(queries, sgpt_specb.encode(QUERIES, "query"), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(docs, sgpt_specb.encode(doc_texts, "doc"), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.encode(QUERIES, **common), queries, rtol=1e-5, atol=1e-6)  # no type: a query
-    assert not np.allclose(model.encode(doc_texts, prompt_type=PromptType.query, **common), docs, atol=1e-4)
-    assert isinstance(model, mteb.models.models_protocols.EncoderProtocol)
-    meta = model.mteb_model_meta
-    assert (meta.name, meta.revision, meta.max_tokens) == (f"local/{tiny_gpt_neo.name}", sgpt_specb.settings.revision,
-                                                          sgpt_specb.max_length)
+    model = out / "results" / "Muennighoff__SGPT-125M-weightedmean-msmarco-specb-bitfit" / "r1"
+    bm25 = out / "results" / "mteb__baseline-bm25s" / "0.3.16"
+    assert sorted(written) == sorted([model / "SciFact.json", model / "NFCorpus.json", bm25 / "SciFact.json"])
+    assert sorted(out.rglob("*.json")) == sorted([*written, model / "model_meta.json", bm25 / "model_meta.json"])
+    assert mteb.TaskResult.from_disk(model / "NFCorpus.json").main_score == pytest.approx(0.31)

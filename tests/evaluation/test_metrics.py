@@ -1,0 +1,40 @@
+"""The metrics, on a run whose scores are worked out by hand: BEIR's names and rounding, a
+document sharing the query's id never counts, and the run given is left as it was."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+from sgpt_eval.evaluation import metrics
+
+QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1, "d4": 0}}
+# q1: its relevant document first. q2: a self-hit (ignored), then a non-relevant, then the relevant one.
+RUN = {"q1": {"d1": 2.0, "d3": 1.0}, "q2": {"q2": 9.0, "d3": 2.0, "d2": 1.0}}
+SECOND = 1 / math.log2(3)  # the gain of a relevant document at rank 2
+
+
+def test_ndcg_map_recall_precision_and_mrr_as_beir_computes_them():
+    run = copy.deepcopy(RUN)
+    scores = metrics.evaluate(QRELS, run)
+
+    assert scores["NDCG@1"] == 0.5 and scores["NDCG@10"] == round((1 + SECOND) / 2, 5)
+    assert scores["MAP@10"] == 0.75 and scores["MRR@10"] == 0.75  # 1 and 1/2
+    assert (scores["Recall@1"], scores["Recall@3"]) == (0.5, 1.0)
+    assert (scores["P@1"], scores["P@3"]) == (0.5, round((1 / 3 + 1 / 3) / 2, 5))
+    assert set(scores) == {f"{name}@{k}" for name in ("NDCG", "MAP", "Recall", "P") for k in metrics.K_VALUES} | {
+        "MRR@10"}
+    assert run == RUN  # BEIR drops self-hits in place; not from the caller's run
+
+
+def test_other_cutoffs_on_request():
+    assert set(metrics.evaluate(QRELS, RUN, k_values=(2,))) == {"NDCG@2", "MAP@2", "Recall@2", "P@2", "MRR@10"}
+
+
+def test_per_query_ndcg_for_paired_comparisons():
+    per_query = metrics.per_query_ndcg(QRELS, RUN)
+    assert per_query == {"q1": 1.0, "q2": pytest.approx(SECOND, abs=1e-6)}
+    assert per_query["q2"] == round(per_query["q2"], 6)
+    assert metrics.per_query_ndcg(QRELS, RUN, k=1) == {"q1": 1.0, "q2": 0.0}
