@@ -21,3 +21,11 @@ def make_bi_encoder(model: str | Path, cache_dir: Path | None = None, **options)
 
 def make_cross_encoder(model: str | Path, cache_dir: Path | None = None, **options) -> SGPTCrossEncoder:
     return SGPTCrossEncoder(resolved(model, "cross", cache_dir, **options))
+
+
+def forbid_loading(monkeypatch) -> None:
+    """Fail the test if any model's weights start to load."""
+    import pytest
+
+    for encoder in (SGPTBiEncoder, SGPTCrossEncoder):
+        monkeypatch.setattr(encoder, "__init__", lambda *args, **kwargs: pytest.fail("a model loaded"))

@@ -87,14 +87,18 @@ def _fetch_absent(names: Sequence[str], data_dir: Path) -> dict[str, UsebOutcome
     return {}
 
 
+def useb_identity(data: useb_data.UsebData, hashes: dict[str, str], model: ResolvedModel) -> Identity:
+    """What makes two USEB runs the same run: the dataset's files, the model's settings, how texts are encoded."""
+    return Identity("useb", data.name, data.split, hashes, "dense", model.settings.as_dict(), {"encoded_as": ENCODED_AS})
+
+
 def _evaluate_one(name: str, data_dir: Path, output_dir: Path, model: ResolvedModel, executor: Executor,
                   cache: EmbeddingCache, split: str, force: bool) -> UsebOutcome:
     timings: dict[str, float] = {}
     with timed(timings, "load_data"):
         data = useb_data.load(name, data_dir, split)
         hashes = data.file_hashes()
-    identity = Identity("useb", data.name, data.split, hashes, "dense", model.settings.as_dict(),
-                        {"encoded_as": ENCODED_AS})
+    identity = useb_identity(data, hashes, model)
     main = MAIN_METRIC[name]
     found = None if force else existing(output_dir, identity)
     if found:

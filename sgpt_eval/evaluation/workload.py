@@ -167,9 +167,7 @@ def model_facts(options: ModelOptions, kind: str, cache_dir: Path) -> ModelFacts
     resolved as a run resolves it (the hub gives no weights here); where its files cannot be had,
     the preset's figures (or none) and a note saying why."""
     # Imported here: they import torch, which building the command line must not.
-    from ..models.bi_encoder import DEFAULT_MAX_LENGTH
-    from ..models.cross_encoder import DEFAULT_CONTEXT
-    from ..models.resolution import resolve_model
+    from ..models.resolution import DEFAULT_CONTEXT, DEFAULT_MAX_LENGTH, resolve_model
 
     preset = find_preset(Path(options.model).name) or find_preset(options.model)
     try:

@@ -21,9 +21,11 @@ from ..errors import SgptEvalError
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..models.bi_encoder import EncoderSettings
+    from ..models.bi_encoder import SGPTBiEncoder
+    from ..models.cross_encoder import SGPTCrossEncoder
     from ..models.resolution import ResolvedModel
     from ..models.score_cache import PairScorer
+    from ..models.settings import EncoderSettings
 
 EXECUTORS = ("local", "ray")
 DEFAULT_SHARD_SIZE = 2048  # texts per embedding cache shard: the unit of work an executor is given
@@ -65,6 +67,14 @@ class Executor(Protocol):
 
     def cross_encoder(self, model: ResolvedModel, pairs: int) -> PairScorer:
         """The cross-encoder `model` (its weights loaded here, or replicas started: at most `pairs`)."""
+
+
+def load(model: ResolvedModel) -> SGPTBiEncoder | SGPTCrossEncoder:
+    """The encoder of a resolved model, its weights loaded: in this process, or on a Ray worker."""
+    from ..models.bi_encoder import SGPTBiEncoder
+    from ..models.cross_encoder import SGPTCrossEncoder
+
+    return SGPTBiEncoder(model) if model.kind == "bi" else SGPTCrossEncoder(model)
 
 
 def check_executor(executor: str, ray_address: str | None) -> None:

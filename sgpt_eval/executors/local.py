@@ -9,9 +9,8 @@ import numpy as np
 
 from ..models.bi_encoder import SGPTBiEncoder
 from ..models.cross_encoder import SGPTCrossEncoder
-from ..models import resolution
 from ..models.resolution import ResolvedModel
-from . import ShardJob
+from . import ShardJob, load
 
 
 class LocalBiEncoder:
@@ -36,7 +35,7 @@ class LocalExecutor:
         key = model.weights_key()
         if key not in self._loaded:
             self._loaded.clear()
-            self._loaded[key] = resolution.load(key)
+            self._loaded[key] = load(key)
         return self._loaded[key]
 
     def bi_encoder(self, model: ResolvedModel, shards: int) -> LocalBiEncoder:

@@ -35,7 +35,7 @@ import ray
 from ray.util import ActorPool
 
 from ..errors import SgptEvalError
-from . import DEFAULT_SHARD_SIZE, ShardJob
+from . import DEFAULT_SHARD_SIZE, ShardJob, load
 
 if TYPE_CHECKING:
     from ..models.resolution import ResolvedModel
@@ -76,8 +76,6 @@ class _Replica:
 
     def __init__(self, model: ResolvedModel) -> None:
         import torch
-
-        from ..models.resolution import load
 
         if not ray.get_gpu_ids():  # the CPUs Ray gave this worker, not every core of its machine
             torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))

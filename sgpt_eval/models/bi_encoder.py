@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,14 +20,11 @@ import numpy as np
 import torch
 
 from ..data.beir import document_text
-from ..data.catalogue import family
 from ..errors import SgptEvalError
 from ..progress import progress_bar
 from . import st_layout
-from .options import ModelOptions, check_max_length, resolve_dtype
 from .pooling import pool
-from .presets import POOLINGS
-from .store import ModelSource, load_pretrained
+from .store import load_pretrained
 
 if TYPE_CHECKING:
     from .resolution import ResolvedModel
@@ -37,7 +33,6 @@ log = logging.getLogger(__name__)
 
 QUERY_BRACKETS = ("[", "]")
 DOC_BRACKETS = ("{", "}")
-DEFAULT_MAX_LENGTH = 512
 # Tokens per forward pass, padding included. On a GPU: 32 texts at the default max_length of 512
 # (the batch size before there was a budget), and many more short ones (all of SciFact's queries at
 # once). On a CPU a smaller working set stays in cache: 4,096 encoded SciFact 14-16% faster than
@@ -46,122 +41,6 @@ DEFAULT_BATCH_TOKENS = {"cpu": 4096, "accelerator": 16384}
 # CPU flags of hardware bfloat16 arithmetic (x86 AVX512-BF16 and AMX, Arm's BF16 extension).
 _BFLOAT16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
 _PLURAL = {"query": "queries", "doc": "documents"}
-TEXT, INSTRUCTION = "{text}", "{instruction}"
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    """Everything that changes the vectors; part of the embedding cache key and the report."""
-
-    model: str
-    revision: str
-    pooling: str
-    specb: bool
-    max_length: int
-    dtype: str
-    normalize: bool
-    dense_layers: int
-    # Settings added after the first reports (`ADDED_SETTINGS`): left out of `as_dict` at their
-    # defaults, so that those reports keep their identity.
-    query_template: str | None = None
-    doc_template: str | None = None
-    instruction: str | None = None  # the one for this run's dataset, where a template asks for it
-    append_eos: bool = False
-    exclude_instruction: bool = False
-    adapter: str | None = None
-    adapter_revision: str | None = None
-    bidirectional: bool = False
-    # The preset's instructions by dataset, from which `for_dataset` picks one (only that one is identity).
-    instructions: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-
-    def as_dict(self) -> dict:
-        """The settings that identify the encoder: those in `ADDED_SETTINGS` only where they differ
-        from their defaults, and not the preset's table of instructions (the one used is recorded)."""
-        values = asdict(self)
-        del values["instructions"]
-        defaults = {spec.name: spec.default for spec in dataclasses.fields(self)}
-        for name in ADDED_SETTINGS:
-            if values[name] == defaults[name]:
-                del values[name]
-        return values
-
-    def template(self, kind: str) -> tuple[str, str]:
-        """The text before and after {text} for this kind, with the instruction put in."""
-        template = (self.query_template if kind == "query" else self.doc_template) or TEXT
-        if INSTRUCTION in template:
-            if self.instruction is None:
-                raise SgptEvalError(f"model {self.model}: its {kind} template {template!r} needs an instruction; "
-                                    "give one with --instruction TEXT")
-            template = template.replace(INSTRUCTION, self.instruction)
-        head, tail = template.split(TEXT)
-        return head, tail
-
-    def for_dataset(self, dataset: str) -> EncoderSettings:
-        """These settings with the instruction for `dataset` (an --instruction given wins), where a
-        template asks for one; refused now, before any weights load, when there is none."""
-        if not any(INSTRUCTION in (t or "") for t in (self.query_template, self.doc_template)):
-            return self
-        known = dict(self.instructions)
-        instruction = self.instruction or known.get(dataset) or known.get(family(dataset))
-        if instruction is None:
-            raise SgptEvalError(f"model {self.model} has no instruction for dataset {dataset}; "
-                                "give one with --instruction TEXT")
-        return dataclasses.replace(self, instruction=instruction)
-
-
-# Named, not taken by position: reordering the fields cannot change an identity.
-ADDED_SETTINGS = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter",
-                  "adapter_revision", "bidirectional")
-
-
-def resolve_settings(source: ModelSource, options: ModelOptions, device: str,
-                     adapter: ModelSource | None) -> tuple[EncoderSettings, st_layout.StLayout]:
-    """The settings a bi-encoder will have, from its files' configs alone (no weights loaded):
-    an option given wins, then the preset, then the checkpoint's own files, then the defaults."""
-    from transformers import AutoConfig
-
-    layout = st_layout.read(source.path)
-    preset = source.preset
-    config = AutoConfig.from_pretrained(layout.transformer_dir, trust_remote_code=options.trust_remote_code)
-    check_max_length(options.max_length, config, source.name)
-    pooling = options.pooling or (preset.pooling if preset else None) or layout.pooling or (
-        "weightedmean" if _is_causal(config) else "mean")
-    if pooling not in POOLINGS:
-        raise SgptEvalError(f"--pooling {pooling}: choose from {', '.join(POOLINGS)}")
-
-    def chosen(name: str, default=False):
-        """The option when given, else the preset's value, else `default`."""
-        given = getattr(options, name)
-        return given if given is not None else (getattr(preset, name) if preset else default)
-
-    settings = EncoderSettings(
-        model=source.name,
-        revision=source.revision,
-        pooling=pooling,
-        specb=chosen("specb"),
-        max_length=options.max_length or (preset.max_length if preset else None) or layout.max_length
-        or DEFAULT_MAX_LENGTH,
-        dtype=resolve_dtype(options.dtype, device),
-        normalize=layout.normalize,
-        dense_layers=len(layout.dense_before_pooling) + len(layout.dense_after_pooling),
-        query_template=_template("--query-template", options.query_template or (preset.query_template if preset else None)),
-        doc_template=_template("--doc-template", options.doc_template or (preset.doc_template if preset else None)),
-        instruction=options.instruction,
-        append_eos=bool(chosen("append_eos")),
-        exclude_instruction=bool(chosen("exclude_instruction")),
-        adapter=adapter.name if adapter else None,
-        adapter_revision=adapter.revision if adapter else None,
-        bidirectional=bool(chosen("bidirectional")),
-        instructions=preset.instructions if preset else (),
-    )
-    return settings, layout
-
-
-def _template(flag: str, template: str | None) -> str | None:
-    """A template holds {text} exactly once; None stays None (the text itself)."""
-    if template is not None and template.count(TEXT) != 1:
-        raise SgptEvalError(f"{flag} {template!r}: must contain {TEXT} exactly once")
-    return template
 
 
 class SGPTBiEncoder:
@@ -364,12 +243,6 @@ def corpus_texts(corpus) -> list[str]:
         titles = corpus.get("title") or [""] * len(corpus["text"])
         return [document_text({"title": t, "text": x}) for t, x in zip(titles, corpus["text"])]
     return [doc if isinstance(doc, str) else document_text(doc) for doc in corpus]
-
-
-def _is_causal(config) -> bool:
-    return any(name.endswith("ForCausalLM") for name in (config.architectures or [])) or config.model_type in (
-        "gpt2", "gpt_neo", "gptj", "bloom", "llama", "mistral", "qwen2", "opt", "gpt_neox", "falcon", "phi", "gemma",
-    )
 
 
 def _pad_id(tokenizer) -> int:

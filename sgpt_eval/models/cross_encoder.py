@@ -25,22 +25,18 @@ same scores:
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import SgptEvalError
-from .options import AGGREGATES, ModelOptions, check_max_length, resolve_aggregate, resolve_dtype
+from .prompts import Pair, PromptTokenizer
 from .score_cache import CachedScorer
-from .prompts import DEFAULT_TEMPLATE, Pair, PromptTokenizer, resolve_template
-from .store import ModelSource, load_pretrained
+from .store import load_pretrained
 
 if TYPE_CHECKING:
     from transformers import DynamicCache
@@ -62,69 +58,6 @@ _PADDING_SLACK = 0.1
 
 Batch = list[tuple[tuple[int, ...], list[int]]]  # (prompt ids, indices of the pairs that share it)
 DEFAULT_BATCH_SIZE = 16
-# The context of a model whose config has no position embeddings (BLOOM's ALiBi) and whose
-# tokenizer names no limit: 2048, SGPT-CE's context with GPT-Neo and GPT-J.
-DEFAULT_CONTEXT = 2048
-_NO_LIMIT = 1_000_000  # tokenizers without a limit give a huge model_max_length (1e30)
-DEFAULT_AGGREGATE = AGGREGATES[0]
-
-
-@dataclass(frozen=True)
-class CrossEncoderSettings:
-    """Everything that changes the scores; the key of the score cache and part of the report."""
-
-    model: str
-    revision: str
-    template: str
-    max_length: int
-    dtype: str
-    aggregate: str = DEFAULT_AGGREGATE
-
-    def as_dict(self) -> dict:
-        """The settings, less those added since reports were first written while they keep their
-        default: a run as before keeps its report identity and its score cache. A half-precision
-        model projects onto the vocabulary in float32 since that came in, which moves its scores:
-        said here, so that those runs get an identity and a score cache entry of their own."""
-        values = asdict(self)
-        if self.aggregate == DEFAULT_AGGREGATE:
-            del values["aggregate"]
-        if self.dtype != "float32":
-            values["vocabulary_projection"] = "float32"
-        return values
-
-
-def resolve_settings(source: ModelSource, options: ModelOptions, device: str) -> CrossEncoderSettings:
-    """The settings a cross-encoder will have, from its config alone (no weights loaded); the context
-    is --max-length, else the config's position embeddings, else what the tokenizer says."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(source.path, trust_remote_code=options.trust_remote_code)
-    check_max_length(options.max_length, config, source.name)
-    limit = (options.max_length or getattr(config, "max_position_embeddings", None)
-             or tokenizer_context(source.path, source.name, options.trust_remote_code))
-    template = resolve_template(options.template or DEFAULT_TEMPLATE)
-    return CrossEncoderSettings(source.name, source.revision, template, int(limit), resolve_dtype(options.dtype, device),
-                                resolve_aggregate(options.aggregate))
-
-
-@functools.lru_cache(maxsize=None)
-def tokenizer_context(path: Path, name: str, trust_remote_code: bool) -> int:
-    """The context of a model whose config names none: its tokenizer's `model_max_length` when that
-    is a real limit, else DEFAULT_CONTEXT; said once per model at INFO."""
-    from transformers import AutoTokenizer
-
-    try:
-        limit = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code).model_max_length
-    except (OSError, ValueError) as exc:
-        raise SgptEvalError(f"model {name}: its tokenizer does not load ({str(exc).splitlines()[0]}); "
-                            "check the model folder") from None
-    if isinstance(limit, (int, float)) and 0 < limit < _NO_LIMIT:
-        log.info("model %s: no max_position_embeddings in its config; context %d tokens, its tokenizer's "
-                 "model_max_length", name, limit)
-        return int(limit)
-    log.info("model %s: neither its config nor its tokenizer gives a context length; context %d tokens "
-             "(SGPT-CE's with GPT-Neo and GPT-J); --max-length sets another", name, DEFAULT_CONTEXT)
-    return DEFAULT_CONTEXT
 
 
 class SGPTCrossEncoder:

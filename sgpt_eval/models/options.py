@@ -2,7 +2,7 @@
 `ModelOptions`' fields, and both encoders take it.
 
 Options are requests (None: the preset's or the checkpoint's own value); the encoders resolve
-them into settings (`EncoderSettings`, `CrossEncoderSettings`), which are what a report records.
+them into settings (`settings.EncoderSettings`, `CrossEncoderSettings`: `resolution`), which are what a report records.
 """
 
 from __future__ import annotations

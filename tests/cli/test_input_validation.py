@@ -12,11 +12,12 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import pipeline
-from sgpt_eval.models import bi_encoder, cross_encoder, resolution
+from sgpt_eval.models import bi_encoder, cross_encoder
 from sgpt_eval.retrieval.ranking import read_trec, write_trec
 
 from ..beir_fixtures import write_beir
 from ..command_line import error_line, run_command
+from ..encoders import forbid_loading
 
 
 @pytest.fixture
@@ -183,7 +184,7 @@ def test_a_bad_dataset_in_the_third_run_stops_the_batch_before_the_first_model_l
     for name in ("toy", "toy2", "bad"):
         write_beir(tmp_path / "data" / name)
     (tmp_path / "data" / "bad" / "queries.jsonl").write_text("")
-    monkeypatch.setattr(resolution, "load", lambda *a, **k: pytest.fail("a model loaded"))
+    forbid_loading(monkeypatch)
     argv = ["run", "--dataset", "toy", "--dataset", "toy2", "--dataset", "bad", "--method", "bm25", "--method", "dense",
             "--model", str(tiny_gpt_neo), *_locations(tmp_path)]
     assert _error(capsys, tmp_path, argv) == (
@@ -217,7 +218,7 @@ def test_bm25_counts_below_one(capsys, tmp_path, toy, extra, message):
     (["--max-length", "0"], "--max-length 0: must be at least 1"),
 ])
 def test_dense_counts_below_one(capsys, tmp_path, toy, tiny_gpt_neo, monkeypatch, extra, message):
-    monkeypatch.setattr(resolution, "load", lambda *a, **k: pytest.fail("a model loaded"))
+    forbid_loading(monkeypatch)
     assert _error(capsys, tmp_path, _dense(tmp_path, tiny_gpt_neo, *extra)) == message
 
 
@@ -238,7 +239,7 @@ def test_run_command_and_config_counts_below_one(capsys, tmp_path, toy):
 def test_a_ranking_file_that_matches_nothing(capsys, tmp_path, toy, tiny_gpt_neo, monkeypatch, lines):
     ranking = tmp_path / "other.trec"
     ranking.write_text(lines)
-    monkeypatch.setattr(resolution, "load", lambda *a, **k: pytest.fail("a model loaded"))
+    forbid_loading(monkeypatch)
     argv = ["rerank", "--dataset", "toy", "--model", str(tiny_gpt_neo), "--device", "cpu", "--first-stage", str(ranking),
             *_locations(tmp_path)]
     assert _error(capsys, tmp_path, argv) == (

@@ -31,7 +31,7 @@ from ..beir_fixtures import write_beir
 from ..conftest import _cache_dir
 from ..encoders import resolved
 from ..tolerances import RTOL
-from ..cli.test_habits import _error_line
+from ..command_line import error_line
 
 TEXTS = [f"document number {i} about topic {i % 3}" + " and more" * i for i in range(10)]
 PAIRS = [(query, doc) for query in ("how do cells make energy", "ranking documents", "light")
@@ -193,7 +193,7 @@ def test_all_minilm_on_scifact_documents(scifact_dir, tmp_path):
 def test_executor_ray_without_ray_is_one_line(tiny_gpt_neo, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     code, err = _cli(capsys, tmp_path, "eval", tiny_gpt_neo, "--executor", "ray")
-    assert code == 2 and _error_line(err) == ("sgpt-eval: error: --executor ray: needs the ray package; "
+    assert code == 2 and error_line(err) == ("sgpt-eval: error: --executor ray: needs the ray package; "
                                               "pip install 'sgpt-eval[ray]'")
     assert not (tmp_path / "out").exists()
 
@@ -203,7 +203,7 @@ def test_an_unreachable_ray_address_is_one_line(tiny_gpt_neo, tmp_path, capsys):
         probe.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{probe.getsockname()[1]}"
     code, err = _cli(capsys, tmp_path, "rerank", tiny_gpt_neo, "--executor", "ray", "--ray-address", address)
-    assert code == 2 and _error_line(err) == (f"sgpt-eval: error: --ray-address {address}: nothing answers there "
+    assert code == 2 and error_line(err) == (f"sgpt-eval: error: --ray-address {address}: nothing answers there "
                                               "(Connection refused); start the cluster (ray start --head) or "
                                               "correct the address")
     assert not (tmp_path / "out").exists()
@@ -211,6 +211,6 @@ def test_an_unreachable_ray_address_is_one_line(tiny_gpt_neo, tmp_path, capsys):
 
 def test_a_ray_address_without_the_ray_executor_is_refused(tiny_gpt_neo, tmp_path, capsys):
     code, err = _cli(capsys, tmp_path, "eval", tiny_gpt_neo, "--ray-address", "auto")
-    assert code == 2 and _error_line(err) == ("sgpt-eval: error: --ray-address auto: only used with --executor ray; "
+    assert code == 2 and error_line(err) == ("sgpt-eval: error: --ray-address auto: only used with --executor ray; "
                                               "add --executor ray")
     assert not (tmp_path / "out").exists()

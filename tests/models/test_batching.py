@@ -13,12 +13,11 @@ import torch
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.models import bi_encoder
-from sgpt_eval.models import resolution
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
 from sgpt_eval.models.options import ModelOptions
 
 from ..beir_fixtures import write_beir
-from ..encoders import make_bi_encoder, resolved
+from ..encoders import forbid_loading, make_bi_encoder, resolved
 
 # Lengths from 3 to about 40 tokens, in no order: batches of different widths and sizes.
 TEXTS = [" ".join(["word"] * n) + " end" for n in (3, 30, 1, 12, 7, 39, 2, 18, 25, 5, 9, 14)]
@@ -124,7 +123,7 @@ def test_the_budget_is_no_setting_of_the_vectors(tiny_gpt_neo, tmp_path):
 
 def test_a_budget_below_one_token_is_refused_before_a_model_loads(capsys, tmp_path, tiny_gpt_neo, monkeypatch):
     write_beir(tmp_path / "data" / "toy")
-    monkeypatch.setattr(resolution, "load", lambda *a, **k: pytest.fail("a model loaded"))
+    forbid_loading(monkeypatch)
     argv = ["eval", "--dataset", "toy", "--model", str(tiny_gpt_neo), "--device", "cpu", "--batch-tokens", "0",
             "--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out")]
     assert main(argv) == 2

@@ -18,7 +18,8 @@ from beir.reranking import Rerank
 
 from sgpt_eval.cli import evaluate as cli_rerank
 from sgpt_eval.models.prompts import TEMPLATES, PromptTokenizer, resolve_template
-from sgpt_eval.models.cross_encoder import DEFAULT_CONTEXT, SGPTCrossEncoder
+from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
+from sgpt_eval.models.resolution import DEFAULT_CONTEXT
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation.pipeline import Models, evaluate
 from sgpt_eval.evaluation.specs import RunSettings, RunSpec

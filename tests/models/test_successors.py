@@ -3,6 +3,7 @@ authors' own usage code, on tiny random decoders; and the defaults unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from transformers import AutoModel, AutoTokenizer, LlamaConfig, LlamaModel, Mist
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.models import resolution
 from sgpt_eval.models.bi_encoder import SGPTBiEncoder
+from sgpt_eval.models.settings import ADDED_SETTINGS, EncoderSettings
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.models.pooling import pool
 from sgpt_eval.models.presets import PRESETS
@@ -238,3 +240,13 @@ def test_bad_settings_are_one_line_errors(tiny_mistral, tmp_path, monkeypatch):
     monkeypatch.setattr(resolution.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SgptEvalError, match=r"^--adapter a/b: needs the peft package; pip install 'sgpt-eval\[peft\]'$"):
         resolved(tiny_mistral, "bi", tmp_path, adapter="a/b")
+
+
+def test_the_settings_added_later_are_named_and_left_out_at_their_defaults():
+    """Which settings may be left out of an identity is a list of names, not a position among the
+    fields: each is a field, and at its default it is absent from `as_dict`."""
+    defaults = {spec.name: spec.default for spec in dataclasses.fields(EncoderSettings)}
+    assert set(ADDED_SETTINGS) <= set(defaults)
+    settings = EncoderSettings("m", "r", "mean", False, 512, "float32", True, 0)
+    assert set(settings.as_dict()) == set(defaults) - set(ADDED_SETTINGS) - {"instructions"}
+    assert dataclasses.replace(settings, append_eos=True).as_dict()["append_eos"] is True
