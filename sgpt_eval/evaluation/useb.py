@@ -11,7 +11,7 @@ same as encoding it as a document).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,14 +58,19 @@ def run_useb(options: ModelOptions, names: Sequence[str], data_dir: Path, output
         folders.check_writable(models.cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
     executor = executor_for(run.executor, run.ray_address, models.local)
     cache = EmbeddingCache(models.cache_dir if run.use_cache else None, run.shard_size)
-    return run_resolved(models.resolve("bi", options), names, data_dir, output_dir, executor, cache, split, force)
+    return evaluate_model(lambda: models.resolve("bi", options), names, data_dir, output_dir, executor, cache, split,
+                          force)
 
 
-def run_resolved(model: ResolvedModel, names: Sequence[str], data_dir: Path, output_dir: Path, executor: Executor,
-                 cache: EmbeddingCache, split: str = "test", force: bool = False) -> list[UsebOutcome]:
-    """`run_useb` with the model resolved and the executor and cache chosen."""
+def evaluate_model(resolve: Callable[[], ResolvedModel], names: Sequence[str], data_dir: Path, output_dir: Path,
+                   executor: Executor, cache: EmbeddingCache, split: str = "test",
+                   force: bool = False) -> list[UsebOutcome]:
+    """`run_useb` with the executor and cache chosen; the model is resolved (`resolve`) only once some
+    dataset is there, so that absent data is said as such, whether or not the model could be had."""
     outcomes = _fetch_absent(names, data_dir)
-    for name in (name for name in names if name not in outcomes):
+    present = [name for name in names if name not in outcomes]
+    model = resolve() if present else None
+    for name in present:
         try:
             outcomes[name] = _evaluate_one(name, data_dir, output_dir, model.for_dataset(name), executor, cache,
                                            split, force)

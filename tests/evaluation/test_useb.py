@@ -17,7 +17,7 @@ from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.storage import sha256_file
 from sgpt_eval.data import useb as data
 from sgpt_eval.data.download import USEB_URL_ENV
-from sgpt_eval.evaluation.useb import run_resolved
+from sgpt_eval.evaluation.useb import evaluate_model
 from sgpt_eval.executors.local import LocalBiEncoder
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
 from sgpt_eval.reports.useb_table import PUBLISHED_CSV, published_rows, useb_table
@@ -72,7 +72,7 @@ def write(data_dir: Path, *names: str) -> Path:
 
 
 class FakeModel:
-    """A resolved model as `run_resolved` reads it: settings, and a version for each dataset."""
+    """A resolved model as `evaluate_model` reads it: settings, and a version for each dataset."""
 
     def __init__(self, model: str = "m") -> None:
         self.settings = SimpleNamespace(as_dict=lambda: {"model": model})
@@ -97,7 +97,7 @@ def run_useb(names, data_dir: Path, output_dir: Path, encoder: FakeEncoder | Non
              cache: EmbeddingCache = EmbeddingCache(None)):
     """USEB runs of `encoder` (None: it must not load), with no cache unless given one."""
     model = FakeModel(*(encoder.settings.as_dict()["model"],) if encoder else ())
-    return run_resolved(model, names, data_dir, output_dir, FakeExecutor(encoder), cache, force=force)
+    return evaluate_model(lambda: model, names, data_dir, output_dir, FakeExecutor(encoder), cache, force=force)
 
 
 def test_run_writes_one_report_per_dataset(tmp_path, monkeypatch):

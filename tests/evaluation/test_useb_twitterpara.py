@@ -106,7 +106,8 @@ def test_useb_command_with_minilm_matches_the_useb_package(tmp_path, monkeypatch
     parser = argparse.ArgumentParser()
     cli_useb.add_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["useb", "--model", "all-MiniLM-L6-v2", "--data-dir", str(folder.parent),
-                              "--datasets", "twitterpara", "--output-dir", str(tmp_path / "results")])
+                              "--datasets", "twitterpara", "--output-dir", str(tmp_path / "results"),
+                              "--no-cache"])  # every text encoded here, and so recorded
     args.handler(args, cache_dir)
 
     report = only_report(tmp_path / "results" / "useb" / "twitterpara")
