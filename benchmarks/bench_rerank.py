@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))  # the reference loop lives with the tests
 from sgpt_eval import folders  # noqa: E402
 from sgpt_eval.data import beir as beir_data  # noqa: E402
 from sgpt_eval.evaluation.pipeline import Models, evaluate  # noqa: E402
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec  # noqa: E402
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec  # noqa: E402
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder  # noqa: E402
 from sgpt_eval.models.options import ModelOptions  # noqa: E402
 from sgpt_eval.models.resolution import ResolvedModel, resolve_model  # noqa: E402
@@ -263,7 +263,7 @@ def main() -> None:
         }
         spec = RunSpec("scifact", "rerank",
                        ModelOptions(model=args.model, dtype="float32", device=args.device, batch_size=args.batch_size),
-                       RunSettings(top_k=args.top_k, max_queries=args.queries))
+                       RunOptions(top_k=args.top_k, max_queries=args.queries))
         # The end-to-end run reads the scores of the timed one: their cache folder, with the models beside it.
         (scratch / "subset" / "models").symlink_to((cache_dir / "models").absolute(), target_is_directory=True)
         report = evaluate(spec, data_dir, scratch / "results", Models(scratch / "subset")).report

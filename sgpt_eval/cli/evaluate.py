@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import folders
 from ..data.catalogue import expand
 from ..errors import SgptEvalError
-from ..evaluation.specs import METHODS, MODEL_FIELDS, RunSettings, RunSpec, read_config, run_fields
+from ..evaluation.specs import METHODS, MODEL_FIELDS, RunOptions, RunSpec, read_config, run_fields
 from ..models.options import ModelOptions
 from .options import add_common, add_fields, print_outcome, values_of
 
@@ -30,7 +30,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         _add_location_options(parser)
         parser.add_argument("--dataset", action="append", required=True,
                             help="BEIR dataset name (repeatable); cqadupstack expands to its 12 forums")
-        add_fields(parser.add_argument_group("run"), RunSettings, run_fields(method))
+        add_fields(parser.add_argument_group("run"), RunOptions, run_fields(method))
         if MODEL_FIELDS[method]:
             add_fields(parser.add_argument_group("model"), ModelOptions, MODEL_FIELDS[method],
                        {"model": DEFAULT_MODEL[method]})
@@ -48,11 +48,11 @@ _RUN_OPTIONS = ("use_cache", "skip_unavailable", "executor", "ray_address")
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
     """The options of `run`, which `plan` takes too: the same line plans a batch and runs it."""
-    run.add_argument("--config", type=Path, help="TOML: `datasets = [...]` and [[runs]] tables (method + its settings)")
+    run.add_argument("--config", type=Path, help="TOML: `datasets = [...]` and [[runs]] tables (method + its options)")
     run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
     run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
     run.add_argument("--model", action="append", default=[], help="model for dense and rerank runs (repeatable)")
-    add_fields(run, RunSettings, ("split", "max_queries", *_RUN_OPTIONS))
+    add_fields(run, RunOptions, ("split", "max_queries", *_RUN_OPTIONS))
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
     add_common(run, threads=True)
@@ -66,12 +66,12 @@ def _add_location_options(parser: argparse.ArgumentParser) -> None:
 def _single_method(method: str):
     def handler(args: argparse.Namespace, cache_dir: Path) -> None:
         names = [name for requested in args.dataset for name in expand(requested)]
-        settings = RunSettings(**values_of(args, RunSettings, run_fields(method)))
-        if settings.first_stage != "bm25" and len(names) > 1:
-            raise SgptEvalError(f"--first-stage {settings.first_stage}: a ranking file is one dataset's; "
+        run = RunOptions(**values_of(args, RunOptions, run_fields(method)))
+        if run.first_stage != "bm25" and len(names) > 1:
+            raise SgptEvalError(f"--first-stage {run.first_stage}: a ranking file is one dataset's; "
                                 "pass a single --dataset")
         model = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS[method])) if MODEL_FIELDS[method] else None
-        _execute([RunSpec(name, method, model, settings) for name in names], args, cache_dir, force=True)
+        _execute([RunSpec(name, method, model, run) for name in names], args, cache_dir, force=True)
     return handler
 
 
@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace, cache_dir: Path) -> None:
 def run_options(args: argparse.Namespace) -> dict:
     """The run options the command line sets (those not left at their defaults), for every spec they apply to."""
     return {name: getattr(args, name) for name in _RUN_OPTIONS
-            if getattr(args, name) != RunSettings.__dataclass_fields__[name].default}
+            if getattr(args, name) != RunOptions.__dataclass_fields__[name].default}
 
 
 def run_specs(args: argparse.Namespace) -> list[RunSpec]:

@@ -1,4 +1,4 @@
-"""Command-line flags made from the settings dataclasses (`ModelOptions`, `RunSettings`), so each
+"""Command-line flags made from the options dataclasses (`ModelOptions`, `RunOptions`), so each
 setting is declared once for the CLI and the TOML config; and the options every command shares."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import folders
 from ..data.useb import DATASETS
 from ..errors import SgptEvalError, Unavailable
-from ..evaluation.specs import RunSettings, read_config, read_useb_models
+from ..evaluation.specs import RunOptions, read_config, read_useb_models
 from ..models.options import ModelOptions
 from .evaluate import run_options
 from .options import add_common, add_fields, print_outcome
@@ -34,7 +34,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     paper.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
     paper.add_argument("--useb-data-dir", help=f"USEB data-eval folder (default: ${folders.USEB_DIR_ENV} or ./data-eval)")
     paper.add_argument("--output-dir", help="where reports go, and the tables under its tables/ (default: ./results)")
-    add_fields(paper, RunSettings, ("use_cache", "executor", "ray_address"))
+    add_fields(paper, RunOptions, ("use_cache", "executor", "ray_address"))
     add_common(paper, threads=True)
     paper.set_defaults(handler=_paper, skip_unavailable=True)
 
@@ -48,7 +48,7 @@ def _paper(args: argparse.Namespace, cache_dir: Path) -> None:
     for outcome in run_all(specs, folders.beir_dir(args.data_dir), results_dir, cache_dir):
         print_outcome(outcome)
     unreadable = _run_useb(useb_models, folders.useb_dir(args.useb_data_dir), results_dir, cache_dir,
-                           RunSettings(**run_options(args)))
+                           RunOptions(**run_options(args)))
     tables = results_dir / "tables"
     print("\n".join([*(write_beir_table(results_dir, tables, name) for name in ("be", "ce")),
                      write_useb_table(results_dir, tables)]), end="")
@@ -58,7 +58,7 @@ def _paper(args: argparse.Namespace, cache_dir: Path) -> None:
 
 
 def _run_useb(models: list[ModelOptions], data_dir: Path, results_dir: Path, cache_dir: Path,
-              run: RunSettings) -> list[str]:
+              run: RunOptions) -> list[str]:
     """Each model on every USEB dataset, skipping those measured already. A model or dataset that cannot
     be had is one `skipped:` line however many models it concerns; returns the datasets that are there
     but could not be read."""

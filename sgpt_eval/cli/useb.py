@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import folders
 from ..data.useb import DATASETS, SPLITS
 from ..errors import SgptEvalError
-from ..evaluation.specs import MODEL_FIELDS, RunSettings
+from ..evaluation.specs import MODEL_FIELDS, RunOptions
 from ..models.options import ModelOptions
 from ..reports.useb_table import PUBLISHED_CSV, useb_table
 from .options import add_common, add_fields, values_of
@@ -39,7 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     useb.add_argument("--split", choices=SPLITS, default="test", help="USEB split (TwitterPara has test only)")
     useb.add_argument("--output-dir", help="reports go to <output-dir>/useb/<dataset>/dense/ (default: ./results)")
     add_fields(useb.add_argument_group("model"), ModelOptions, MODEL_FIELDS["dense"], {"model": "all-MiniLM-L6-v2"})
-    add_fields(useb.add_argument_group("run"), RunSettings, USEB_RUN_OPTIONS)
+    add_fields(useb.add_argument_group("run"), RunOptions, USEB_RUN_OPTIONS)
     useb.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     add_common(useb, threads=True)
     useb.set_defaults(handler=_useb)
@@ -58,7 +58,7 @@ def _useb(args: argparse.Namespace, cache_dir: Path) -> None:
     from ..evaluation.useb import run_useb
 
     options = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS["dense"]))
-    run = RunSettings(**values_of(args, RunSettings, USEB_RUN_OPTIONS))
+    run = RunOptions(**values_of(args, RunOptions, USEB_RUN_OPTIONS))
     output_dir = folders.results_dir(args.output_dir)
     outcomes = run_useb(options, args.datasets, folders.useb_dir(args.data_dir), output_dir, Models(cache_dir), run,
                         args.split, args.force)

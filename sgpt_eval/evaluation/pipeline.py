@@ -82,22 +82,22 @@ def stages_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Stage
     """The stages a spec describes, with every model resolved and every ranking file opened now;
     models load when a stage first runs. `files` (the dataset and split located) is what the
     rankings read must be rankings of."""
-    settings = spec.settings
-    depth = settings.depth(spec.method)
-    cache_dir = models.cache_dir if settings.use_cache else None
+    run = spec.run
+    depth = run.depth(spec.method)
+    cache_dir = models.cache_dir if run.use_cache else None
     if spec.method == FUSION:
-        inputs = [fusion_input(given, files.name, files.split) for given in settings.inputs]
-        return Stages(FusionRetriever(inputs, settings.fusion, settings.rrf_k, settings.fusion_weights(),
-                                      settings.normalization, depth))
+        inputs = [fusion_input(given, files.name, files.split) for given in run.inputs]
+        return Stages(FusionRetriever(inputs, run.fusion, run.rrf_k, run.fusion_weights(),
+                                      run.normalization, depth))
     if spec.method == "bm25":
-        return Stages(BM25Retriever(settings.bm25(), depth, cache_dir))
-    executor = executor_for(settings.executor, settings.ray_address, models.local)
+        return Stages(BM25Retriever(run.bm25(), depth, cache_dir))
+    executor = executor_for(run.executor, run.ray_address, models.local)
     if spec.method == "dense":
         model = models.resolve("bi", spec.model).for_dataset(files.name)
-        return Stages(DenseRetriever(model, executor, EmbeddingCache(cache_dir, settings.shard_size), depth,
-                                     settings.score_function, settings.faiss_gpu, settings.store_dtype))
-    first = (BM25Retriever(settings.bm25(), depth, cache_dir) if settings.first_stage == "bm25"
-             else first_stage_file(settings.first_stage))
+        return Stages(DenseRetriever(model, executor, EmbeddingCache(cache_dir, run.shard_size), depth,
+                                     run.score_function, run.faiss_gpu, run.store_dtype))
+    first = (BM25Retriever(run.bm25(), depth, cache_dir) if run.first_stage == "bm25"
+             else first_stage_file(run.first_stage))
     return Stages(first, Reranker(models.resolve("cross", spec.model), executor, cache_dir, depth))
 
 
@@ -129,14 +129,14 @@ class Prepared:
 def prepare(spec: RunSpec, data_dir: Path, models: Models,
             hashed: dict[beir.DatasetFiles, dict[str, str]] | None = None) -> Prepared:
     """`hashed`: the file hashes of datasets a batch has resolved already, so each is hashed once."""
-    files = beir.locate(spec.dataset, data_dir, spec.settings.split)
+    files = beir.locate(spec.dataset, data_dir, spec.run.split)
     hashed = {} if hashed is None else hashed
     if files not in hashed:
         hashed[files] = files.hashes()
     hashes = hashed[files]
     stages = stages_for(spec, models, files)
     identity = Identity("beir", files.name, files.split, hashes, stages.method, stages.model_settings(),
-                        {**stages.settings(), "max_queries": spec.settings.max_queries})
+                        {**stages.settings(), "max_queries": spec.run.max_queries})
     return Prepared(spec, files, hashes, stages, identity, data_dir)
 
 
@@ -182,7 +182,7 @@ def _execute(prepared: Prepared, results_dir: Path, datasets: Datasets, found: P
 
     dataset, read_seconds = datasets.read(prepared.files, prepared.hashes)
     timings = {"load_data": read_seconds}
-    dataset = beir.limit_queries(dataset, spec.settings.max_queries)
+    dataset = beir.limit_queries(dataset, spec.run.max_queries)
     ranking, details = run_stages(prepared.stages, dataset, timings)
     if not ranking:
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
@@ -205,7 +205,7 @@ def _prepare_all(specs: Sequence[RunSpec], data_dir: Path, models: Models) -> tu
         try:
             runs.append(prepare(spec, data_dir, models, hashed))
         except Unavailable as exc:
-            if not spec.settings.skip_unavailable:
+            if not spec.run.skip_unavailable:
                 raise
             problems[str(exc)] = problems.get(str(exc), 0) + 1
             continue
@@ -229,7 +229,7 @@ def run_all(specs: Sequence[RunSpec], data_dir: Path, results_dir: Path, cache_d
     A spec with `skip_unavailable` that cannot be resolved is left out instead (see `_prepare_all`).
     """
     folders.check_writable(results_dir, "choose another with --output-dir")
-    if any(spec.settings.use_cache for spec in specs):
+    if any(spec.run.use_cache for spec in specs):
         folders.check_writable(cache_dir, f"choose another with --cache-dir (or ${folders.CACHE_ENV})")
     specs, runs = _prepare_all(specs, data_dir, Models(cache_dir))
     order = sorted(range(len(specs)), key=lambda i: (specs[i].method, repr(specs[i].model)))

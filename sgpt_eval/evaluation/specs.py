@@ -1,4 +1,4 @@
-"""What one evaluation is: a dataset, a method, the model's options and the run's settings.
+"""What one evaluation is: a dataset, a method, the model's options and the run's options.
 
 The command line and TOML configs both take their names from these dataclasses (and from
 `ModelOptions`), so each setting is declared once. A setting that does not apply to a method
@@ -40,8 +40,9 @@ def _for(*methods: str) -> dict:
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """The run's settings; those marked `identity=False` change how it runs, never its numbers."""
+class RunOptions:
+    """What a user asks of a run (as `ModelOptions` is of a model); those marked `identity=False` change
+    how it runs, never its numbers. The stages resolve the others into the settings an identity holds."""
 
     split: str | None = field(default=None, metadata=option("qrels split (default: test; dev for msmarco)",
                                                             **_for(*ALL_METHODS)))
@@ -95,7 +96,7 @@ class RunSettings:
         check_executor(self.executor, self.ray_address)
 
     def _check_fusion(self) -> None:
-        """Fusion settings that are unknown, or meant for the other fusion method, are refused by their flag."""
+        """Fusion options that are unknown, or meant for the other fusion method, are refused by their flag."""
         if self.fusion not in FUSIONS:
             raise SgptEvalError(f"--method {self.fusion}: not a fusion method; use one of {', '.join(FUSIONS)}")
         if self.normalization is not None and self.normalization not in NORMALIZATIONS:
@@ -118,7 +119,7 @@ class RunSettings:
 
 
 def run_fields(method: str) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(RunSettings) if method in f.metadata["methods"])
+    return tuple(f.name for f in dataclasses.fields(RunOptions) if method in f.metadata["methods"])
 
 
 @dataclass(frozen=True)
@@ -126,34 +127,34 @@ class RunSpec:
     dataset: str
     method: str
     model: ModelOptions | None
-    settings: RunSettings = RunSettings()
+    run: RunOptions = RunOptions()
 
     @classmethod
     def create(cls, dataset: str, method: str, values: dict, where: str) -> RunSpec:
-        """A spec from flat settings (TOML keys or option names); unknown or inapplicable names
+        """A spec from flat options (TOML keys or flag names); unknown or inapplicable names
         are an error naming `where`."""
         if method not in ALL_METHODS:
             raise SgptEvalError(f"{where}: method '{method}' is not one of {', '.join(ALL_METHODS)}")
-        model_fields, settings_fields = MODEL_FIELDS[method], run_fields(method)
-        unknown = sorted(set(values) - set(model_fields) - set(settings_fields))
+        model_fields, option_fields = MODEL_FIELDS[method], run_fields(method)
+        unknown = sorted(set(values) - set(model_fields) - set(option_fields))
         if unknown:
             raise SgptEvalError(f"{where}: {', '.join(unknown)} not options of {method} "
-                                f"(those are: {', '.join(sorted((*model_fields, *settings_fields)))})")
+                                f"(those are: {', '.join(sorted((*model_fields, *option_fields)))})")
         model_values = {name: values[name] for name in model_fields if name in values}
         if model_fields and "model" not in model_values:
             raise SgptEvalError(f"{where}: a {method} run needs a model")
         try:
             model = ModelOptions(**model_values) if model_fields else None
-            settings = RunSettings(**{name: values[name] for name in settings_fields if name in values})
+            run = RunOptions(**{name: values[name] for name in option_fields if name in values})
         except (TypeError, SgptEvalError) as exc:
             raise SgptEvalError(f"{where}: {exc}") from None
-        return cls(dataset, method, model, settings)
+        return cls(dataset, method, model, run)
 
     def overriding(self, values: dict) -> RunSpec:
         """This spec with the command line's run options applied where its method takes them, so that
         `run --config F --no-cache --executor ray` reaches every run it applies to."""
         taken = {name: value for name, value in values.items() if name in run_fields(self.method)}
-        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **taken))
+        return dataclasses.replace(self, run=dataclasses.replace(self.run, **taken))
 
 
 def _read_toml(path: Path) -> dict:
@@ -164,7 +165,7 @@ def _read_toml(path: Path) -> dict:
 
 
 def read_config(path: Path) -> list[RunSpec]:
-    """`datasets = [...]` and `[[runs]]` tables, each a `method` plus that method's settings
+    """`datasets = [...]` and `[[runs]]` tables, each a `method` plus that method's options
     (and optionally its own `datasets`)."""
     config = _read_toml(path)
     specs = []

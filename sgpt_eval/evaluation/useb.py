@@ -29,7 +29,7 @@ from ..retrieval.embedding_cache import EmbeddingCache
 from ..storage import sha256_text
 from ..timing import timed
 from .pipeline import Models
-from .specs import RunSettings
+from .specs import RunOptions
 from .useb_metrics import MAIN_METRIC, evaluate
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class UsebOutcome:
 
 
 def run_useb(options: ModelOptions, names: Sequence[str], data_dir: Path, output_dir: Path, models: Models,
-             run: RunSettings = RunSettings(), split: str = "test", force: bool = False) -> list[UsebOutcome]:
+             run: RunOptions = RunOptions(), split: str = "test", force: bool = False) -> list[UsebOutcome]:
     """Evaluate the model `options` name on each named dataset, with the run options of `run` that a
     dense run takes (cache, shard size, executor); its weights load only if some dataset needs a run."""
     folders.check_writable(output_dir, "choose another with --output-dir")

@@ -252,8 +252,8 @@ def _candidates(spec: RunSpec, data: DatasetFacts, depth: int, cache_dir: Path |
     or BM25 over a corpus of at most BM25_EXACT_UP_TO documents (its index cached as `run` caches it)."""
     from ..retrieval import ranking
 
-    if spec.settings.first_stage != "bm25":
-        read = ranking.read_ranking(Path(spec.settings.first_stage))
+    if spec.run.first_stage != "bm25":
+        read = ranking.read_ranking(Path(spec.run.first_stage))
         return ranking.top_k({qid: read.get(qid, {}) for qid in data.query_ids}, depth)
     if data.corpus is None or data.documents > BM25_EXACT_UP_TO:
         return None
@@ -261,14 +261,14 @@ def _candidates(spec: RunSpec, data: DatasetFacts, depth: int, cache_dir: Path |
     from ..storage import sha256_file
 
     corpus = beir.read_corpus(data.corpus)
-    index, _ = load_or_build(corpus, sha256_file(data.corpus), spec.settings.bm25(), cache_dir)
+    index, _ = load_or_build(corpus, sha256_file(data.corpus), spec.run.bm25(), cache_dir)
     return index.search(dict(zip(data.query_ids, data.queries)), depth)
 
 
 def _rerank(row: Workload, spec: RunSpec, data: DatasetFacts, model: ModelFacts, cache_dir: Path | None) -> Workload:
     from ..models.prompts import DEFAULT_TEMPLATE, resolve_template
 
-    depth = spec.settings.depth("rerank")
+    depth = spec.run.depth("rerank")
     template = resolve_template(spec.model.template or DEFAULT_TEMPLATE)
     doc_mean, per_query = _side_means(data, _Lengths(model, "cross", template))
     candidates = _candidates(spec, data, depth, cache_dir) if data.published is None else None
@@ -298,7 +298,7 @@ class Planner:
         self._models: dict[tuple, ModelFacts] = {}
 
     def dataset(self, spec: RunSpec) -> DatasetFacts:
-        key = (spec.dataset, spec.settings.split, spec.settings.max_queries)
+        key = (spec.dataset, spec.run.split, spec.run.max_queries)
         if key not in self._datasets:
             try:
                 self._datasets[key] = dataset_facts(spec.dataset, self.data_dir, *key[1:])
@@ -327,7 +327,7 @@ class Planner:
                                   notes=(*notes, *(model.notes if model else ())))
         if model is None:
             return row  # BM25 and fusion: no model to run
-        store_dtype = getattr(spec.settings, "store_dtype", "float32")
+        store_dtype = getattr(spec.run, "store_dtype", "float32")
         row = (_dense(row, data, model, store_dtype) if kind == "bi"
                else _rerank(row, spec, data, model, self.cache_dir if self.use_cache else None))
         return self._costed(row, model.parameters)

@@ -41,7 +41,7 @@ def test_the_paper_config_expands_to_every_run_of_the_grid():
     assert len(specs) == 6 * 30 + 4 * 29 == 296
     assert {spec.dataset for spec in specs if spec.method == "dense"} == {*BEIR_17, *FORUMS, "msmarco"}
     assert {spec.dataset for spec in specs if spec.method == "rerank"} == {*BEIR_17, *FORUMS}
-    assert all(spec.settings.depth(spec.method) == 100 and spec.settings.first_stage == "bm25"
+    assert all(spec.run.depth(spec.method) == 100 and spec.run.first_stage == "bm25"
                for spec in specs if spec.method == "rerank")
 
 

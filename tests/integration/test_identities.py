@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sgpt_eval.evaluation.pipeline import Models, prepare
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.reports.schema import Identity, read_report
 
@@ -24,7 +24,7 @@ RUNS = {
         RunSpec("scifact", "dense", ModelOptions("all-MiniLM-L6-v2")),
     "beir/scifact/dense/SmolLM2-135M.1b65da155442.json": RunSpec("scifact", "dense", ModelOptions("SmolLM2-135M")),
     "beir/scifact/rerank/SmolLM2-135M-first10q.f7840ea1445c.json":
-        RunSpec("scifact", "rerank", ModelOptions("SmolLM2-135M"), RunSettings(top_k=10, max_queries=10)),
+        RunSpec("scifact", "rerank", ModelOptions("SmolLM2-135M"), RunOptions(top_k=10, max_queries=10)),
 }
 USEB_RUNS = {"useb/twitterpara/dense/all-MiniLM-L6-v2.36a214e1a922.json": ModelOptions("all-MiniLM-L6-v2")}
 

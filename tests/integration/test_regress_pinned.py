@@ -26,7 +26,7 @@ def test_pinned_runs_have_baselines():
     pinned = {(b["identity"].dataset, b["identity"].method, b["identity"].settings.get("max_queries"))
               for b in map(read_baseline, BASELINES.glob("*.json"))}
     for spec in specs:
-        assert (spec.dataset, spec.method, spec.settings.max_queries) in pinned, spec
+        assert (spec.dataset, spec.method, spec.run.max_queries) in pinned, spec
 
 
 class _Truncating:

@@ -13,7 +13,7 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation.pipeline import Models, evaluate
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec
 from sgpt_eval.models import cross_encoder, store
 from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.models.options import ModelOptions
@@ -114,12 +114,12 @@ def test_rerank_with_upr_and_mean_end_to_end(tiny_gpt_neo, tmp_path):
     write_beir(data_dir / "toy")
     models = Models(tmp_path / "cache")
     options = ModelOptions(model=str(tiny_gpt_neo), template="upr", aggregate="mean", batch_size=4)
-    report = json.loads(evaluate(RunSpec("toy", "rerank", options, RunSettings(top_k=3)), data_dir, tmp_path / "out",
+    report = json.loads(evaluate(RunSpec("toy", "rerank", options, RunOptions(top_k=3)), data_dir, tmp_path / "out",
                                  models).path.read_text())
     assert report["details"]["prompt"] == "upr" and report["identity"]["model"]["aggregate"] == "mean"
     assert report["identity"]["model"]["template"] == UPR_PROMPT
     plain = ModelOptions(model=str(tiny_gpt_neo), batch_size=4)
-    default = json.loads(evaluate(RunSpec("toy", "rerank", plain, RunSettings(top_k=3)), data_dir, tmp_path / "out",
+    default = json.loads(evaluate(RunSpec("toy", "rerank", plain, RunOptions(top_k=3)), data_dir, tmp_path / "out",
                                   models).path.read_text())
     assert "aggregate" not in default["identity"]["model"] and default["details"]["prompt"] == "asymmetric"
 

@@ -22,7 +22,7 @@ from sgpt_eval.models.cross_encoder import SGPTCrossEncoder
 from sgpt_eval.models.resolution import DEFAULT_CONTEXT
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation.pipeline import Models, evaluate
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec
 from sgpt_eval.models.options import ModelOptions
 from sgpt_eval.retrieval.ranking import write_trec
 from sgpt_eval.models.score_cache import CachedScorer, ScoreCache
@@ -286,7 +286,7 @@ def _dataset(root: Path) -> Path:
 def test_rerank_run_with_bm25_and_with_an_imported_run(tiny_gpt_neo, tmp_path, caplog):
     data_dir = _dataset(tmp_path / "data")
     model = ModelOptions(model=str(tiny_gpt_neo), batch_size=8)
-    spec = RunSpec("tiny", "rerank", model, RunSettings(top_k=5, max_queries=3))
+    spec = RunSpec("tiny", "rerank", model, RunOptions(top_k=5, max_queries=3))
     models = Models(tmp_path / "cache")
     first = evaluate(spec, data_dir, tmp_path / "out", models).path
     report = json.loads(first.read_text())
@@ -302,7 +302,7 @@ def test_rerank_run_with_bm25_and_with_an_imported_run(tiny_gpt_neo, tmp_path, c
 
     run_path = tmp_path / "first.trec"
     write_trec(run_path, {"q0": {"d0": 3.0, "d1": 2.0, "q0": 9.0, "nowhere": 1.0}, "q3": {"d3": 1.0}, "zz": {"d1": 1.0}}, "es")
-    imported = RunSpec("tiny", "rerank", model, RunSettings(top_k=5, max_queries=1, first_stage=str(run_path)))
+    imported = RunSpec("tiny", "rerank", model, RunOptions(top_k=5, max_queries=1, first_stage=str(run_path)))
     path = evaluate(imported, data_dir, tmp_path / "out2", models).path
     report = json.loads(path.read_text())
     assert report["identity"]["settings"]["first_stage"]["kind"] == "ranking_file" and report["details"]["pairs"] == 2

@@ -15,7 +15,7 @@ from sgpt_eval.retrieval import bm25
 from sgpt_eval.data.beir import Corpus
 from sgpt_eval.data.beir import limit_queries
 from sgpt_eval.evaluation.pipeline import Models, evaluate
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec
 from sgpt_eval.errors import SgptEvalError
 
 DOCS = {
@@ -130,7 +130,7 @@ def test_limit_queries_takes_the_first_judged_in_qrels_order(tmp_path):
 
 def test_bm25_run_writes_report_and_run_file(tmp_path):
     data_dir = _write_dataset(tmp_path / "data")
-    spec = RunSpec("tiny", "bm25", None, RunSettings(top_k=2, max_queries=2))
+    spec = RunSpec("tiny", "bm25", None, RunOptions(top_k=2, max_queries=2))
     report_path = evaluate(spec, data_dir, tmp_path / "out", Models(tmp_path / "cache")).path
     report = json.loads(report_path.read_text())
     identity = report["identity"]

@@ -12,7 +12,7 @@ from sgpt_eval.cli import main
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import metrics
 from sgpt_eval.evaluation.pipeline import Models, stages_for
-from sgpt_eval.evaluation.specs import RunSettings, RunSpec, read_config
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec, read_config
 from sgpt_eval.reports.schema import Identity, read_report
 from sgpt_eval.reports.systems import base_label
 from sgpt_eval.retrieval.fusion import rrf, weighted
@@ -178,8 +178,8 @@ def test_a_config_can_fuse(tmp_path):
     config.write_text('datasets = ["toy"]\n[[runs]]\nmethod = "fusion"\ninputs = ["a.json", "b.trec"]\n'
                       'fusion = "weighted"\nweights = [1, 3]\n')
     (spec,) = read_config(config)
-    assert spec.method == "fusion" and spec.settings.inputs == ("a.json", "b.trec")
-    assert spec.settings.fusion_weights() == (1.0, 3.0)
+    assert spec.method == "fusion" and spec.run.inputs == ("a.json", "b.trec")
+    assert spec.run.fusion_weights() == (1.0, 3.0)
     config.write_text('datasets = ["toy"]\n[[runs]]\nmethod = "fusion"\ninputs = ["a", "b"]\nrrf_k = 10\nfusion = "weighted"\n')
     with pytest.raises(SgptEvalError, match=r"runs #1: --rrf-k 10: not a setting of --method weighted"):
         read_config(config)
@@ -189,12 +189,12 @@ def test_a_config_can_fuse(tmp_path):
 
 
 def test_existing_bm25_identity_is_unchanged(tmp_path):
-    """The fusion fields of RunSettings never reach another method's identity: the pinned BM25
+    """The fusion fields of RunOptions never reach another method's identity: the pinned BM25
     report's digest is reproduced from today's settings."""
     path = REPO / "results" / "beir" / "scifact" / "bm25" / "bm25s.a2de6f4fc342.json"
     stored = read_report(path).identity
     spec = RunSpec.create("scifact", "bm25", {}, "test")
-    assert spec.settings == RunSettings()
+    assert spec.run == RunOptions()
     stages = stages_for(spec, Models(tmp_path), files=None)
     identity = Identity(**{**stored.as_dict(), "settings": {**stages.settings(), "max_queries": None}})
     assert identity.digest() == stored.digest() == "a2de6f4fc342"
