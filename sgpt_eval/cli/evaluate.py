@@ -42,8 +42,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
 
-# Run options `run` applies to every spec whose method takes them (a config's runs included).
-_RUN_OPTIONS = ("use_cache", "skip_unavailable", "executor", "ray_address")
+# Run options `run` applies to every spec whose method takes them (a config's runs included) when
+# they are given, whatever their value.
+_RUN_OPTIONS = ("split", "max_queries", "use_cache", "skip_unavailable", "executor", "ray_address")
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -52,7 +53,7 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--dataset", action="append", default=[], help="BEIR dataset (repeatable; without --config)")
     run.add_argument("--method", action="append", choices=METHODS, default=[], help="dense, bm25, rerank (repeatable)")
     run.add_argument("--model", action="append", default=[], help="model for dense and rerank runs (repeatable)")
-    add_fields(run, RunOptions, ("split", "max_queries", *_RUN_OPTIONS))
+    add_fields(run, RunOptions, _RUN_OPTIONS, given_only=True)
     run.add_argument("--force", action="store_true", help="run again even where a report of the same run exists")
     _add_location_options(run)
     add_common(run, threads=True)
@@ -76,27 +77,31 @@ def _single_method(method: str):
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:
-    _execute([spec.overriding(run_options(args)) for spec in run_specs(args)], args, cache_dir, force=args.force)
+    _execute(run_specs(args), args, cache_dir, force=args.force)
 
 
 def run_options(args: argparse.Namespace) -> dict:
-    """The run options the command line sets (those not left at their defaults), for every spec they apply to."""
-    return {name: getattr(args, name) for name in _RUN_OPTIONS
-            if getattr(args, name) != RunOptions.__dataclass_fields__[name].default}
+    """The run options the command line gives (those added `given_only`), for every spec they apply to."""
+    return {name: getattr(args, name) for name in _RUN_OPTIONS if hasattr(args, name)}
 
 
 def run_specs(args: argparse.Namespace) -> list[RunSpec]:
+    """The specs of `run` and `plan`: a config's, or datasets x methods x models, with the run options
+    given on the command line applied to each (over a config's values)."""
+    return [spec.overriding(run_options(args)) for spec in _specs(args)]
+
+
+def _specs(args: argparse.Namespace) -> list[RunSpec]:
     if args.config:
         if args.dataset or args.method or args.model:
             raise SgptEvalError("--config: give datasets, methods and models in the file, not as options too")
         return read_config(args.config)
     if not args.dataset or not args.method:
         raise SgptEvalError("run: give --config FILE, or at least one --dataset and one --method")
-    shared = {name: value for name, value in (("split", args.split), ("max_queries", args.max_queries)) if value is not None}
     specs = []
     for method in args.method:
         models = [{}] if method == "bm25" else [{"model": model} for model in args.model or [DEFAULT_MODEL[method]]]
-        specs += [RunSpec.create(name, method, {**model, **shared}, "run")
+        specs += [RunSpec.create(name, method, model, "run")
                   for model in models for requested in args.dataset for name in expand(requested)]
     return specs
 

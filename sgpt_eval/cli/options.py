@@ -46,8 +46,10 @@ def set_threads(threads: int) -> None:
     faiss.omp_set_num_threads(threads)
 
 
-def add_fields(group, cls, names: Iterable[str], defaults: dict | None = None) -> None:
-    """One flag per named field of the dataclass `cls`, typed, with its help text and choices."""
+def add_fields(group, cls, names: Iterable[str], defaults: dict | None = None, given_only: bool = False) -> None:
+    """One flag per named field of the dataclass `cls`, typed, with its help text and choices. With
+    `given_only`, a flag not given leaves no value at all (rather than its default), so that a flag given
+    with its default's value still overrides a config's."""
     defaults = defaults or {}
     for spec in dataclasses.fields(cls):
         if spec.name not in names:
@@ -56,7 +58,8 @@ def add_fields(group, cls, names: Iterable[str], defaults: dict | None = None) -
         flags = [meta.get("flag", "--" + spec.name.replace("_", "-")), *meta.get("aliases", ())]
         default = defaults.get(spec.name, None if spec.default is dataclasses.MISSING else spec.default)
         kind = str(spec.type).replace(" | None", "")
-        keywords: dict = {"dest": spec.name, "default": default, "help": meta["help"]}
+        keywords: dict = {"dest": spec.name, "default": argparse.SUPPRESS if given_only else default,
+                          "help": meta["help"]}
         if kind == "bool" and str(spec.type) == "bool | None":
             keywords["action"] = argparse.BooleanOptionalAction
         elif kind == "bool":

@@ -34,7 +34,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     paper.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
     paper.add_argument("--useb-data-dir", help=f"USEB data-eval folder (default: ${folders.USEB_DIR_ENV} or ./data-eval)")
     paper.add_argument("--output-dir", help="where reports go, and the tables under its tables/ (default: ./results)")
-    add_fields(paper, RunOptions, ("use_cache", "executor", "ray_address"))
+    add_fields(paper, RunOptions, ("use_cache", "executor", "ray_address"), given_only=True)
     add_common(paper, threads=True)
     paper.set_defaults(handler=_paper, skip_unavailable=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import folders
 from ..evaluation.workload import Planner, Workload, plan
 from ..storage import write_json
-from .evaluate import add_run_arguments, run_specs
+from .evaluate import add_run_arguments, run_options, run_specs
 
 _COLUMNS = ("dataset", "method", "model", "documents", "queries", "tokens", "params", "FLOPs", "embeddings",
             "pairs", "device-h")
@@ -30,7 +30,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _plan(args: argparse.Namespace, cache_dir: Path) -> None:
-    planner = Planner(folders.beir_dir(args.data_dir), cache_dir, args.throughput, args.use_cache)
+    planner = Planner(folders.beir_dir(args.data_dir), cache_dir, args.throughput,
+                      run_options(args).get("use_cache", True))
     rows = plan(run_specs(args), planner)
     totals = _totals(rows)
     print(_table([*map(_cells, rows), _cells(totals)]))

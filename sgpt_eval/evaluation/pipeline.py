@@ -136,8 +136,16 @@ def prepare(spec: RunSpec, data_dir: Path, models: Models,
     hashes = hashed[files]
     stages = stages_for(spec, models, files)
     identity = Identity("beir", files.name, files.split, hashes, stages.method, stages.model_settings(),
-                        {**stages.settings(), "max_queries": spec.run.max_queries})
+                        {**stages.settings(), "max_queries": query_subset(files, spec.run.max_queries)})
     return Prepared(spec, files, hashes, stages, identity, data_dir)
+
+
+def query_subset(files: beir.DatasetFiles, max_queries: int | None) -> int | None:
+    """`max_queries` as the identity holds it: None where it selects every judged query (a first 1000
+    of 300 is all 300), so that a configuration has one identity however its subset was written."""
+    if max_queries is None or max_queries < len(beir.read_qrels(files.qrels)):
+        return max_queries
+    return None
 
 
 class Datasets:

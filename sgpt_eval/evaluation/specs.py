@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checks import at_least_one
+from ..checks import at_least_one, typed_fields
 from ..data.catalogue import expand
 from ..errors import SgptEvalError
 from ..executors import EXECUTORS, check_executor
@@ -89,18 +89,18 @@ class RunOptions:
         "weighted: per-query score normalisation (default: minmax)", choices=NORMALIZATIONS, **_for(FUSION)))
 
     def __post_init__(self) -> None:
+        if isinstance(self.inputs, (list, tuple)):  # a TOML list, or paths from Python
+            object.__setattr__(self, "inputs", tuple(str(p) if isinstance(p, Path) else p for p in self.inputs))
+        if isinstance(self.weights, (list, tuple)):  # a TOML list: the same weights as "0.3,0.7"
+            object.__setattr__(self, "weights", ",".join(map(str, self.weights)))
+        typed_fields(self)
         at_least_one({"top_k": self.top_k, "max_queries": self.max_queries, "shard_size": self.shard_size,
                       "rrf_k": self.rrf_k})
-        object.__setattr__(self, "inputs", tuple(str(path) for path in self.inputs))  # a TOML list, or paths
         self._check_fusion()
         check_executor(self.executor, self.ray_address)
 
     def _check_fusion(self) -> None:
         """Fusion options that are unknown, or meant for the other fusion method, are refused by their flag."""
-        if self.fusion not in FUSIONS:
-            raise SgptEvalError(f"--method {self.fusion}: not a fusion method; use one of {', '.join(FUSIONS)}")
-        if self.normalization is not None and self.normalization not in NORMALIZATIONS:
-            raise SgptEvalError(f"--normalization {self.normalization}: use one of {', '.join(NORMALIZATIONS)}")
         other = {"rrf": {"--weights": self.weights, "--normalization": self.normalization},
                  "weighted": {"--rrf-k": self.rrf_k}}[self.fusion]
         for flag, value in other.items():
@@ -166,20 +166,42 @@ def _read_toml(path: Path) -> dict:
 
 def read_config(path: Path) -> list[RunSpec]:
     """`datasets = [...]` and `[[runs]]` tables, each a `method` plus that method's options
-    (and optionally its own `datasets`)."""
+    (and optionally its own `datasets`); every key and value checked, naming the file and the run."""
     config = _read_toml(path)
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise SgptEvalError(f"{path}: {', '.join(unknown)}: not keys of a run configuration "
+                            f"(those are: {', '.join(CONFIG_KEYS)})")
+    runs = config.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise SgptEvalError(f"{path}: runs = {runs!r}: expected [[runs]] tables")
+    everywhere = _dataset_names(config.get("datasets"), f"{path}: datasets")
     specs = []
-    for number, run in enumerate(config.get("runs", []), start=1):
+    for number, run in enumerate(runs, start=1):
+        where = f"{path}, runs #{number}"
         run = dict(run)
-        datasets = run.pop("datasets", config.get("datasets"))
+        datasets = _dataset_names(run.pop("datasets", None), f"{where}: datasets") or everywhere
         if not datasets:
             raise SgptEvalError(f"{path}: runs #{number} has no datasets (set `datasets` at the top or in the run)")
         method = run.pop("method", "dense")
-        specs += [RunSpec.create(name, method, run, f"{path}, runs #{number}")
-                  for requested in datasets for name in expand(requested)]
+        if not isinstance(method, str):
+            raise SgptEvalError(f"{where}: method = {method!r}: expected one of {', '.join(ALL_METHODS)}")
+        specs += [RunSpec.create(name, method, run, where) for requested in datasets for name in expand(requested)]
     if not specs:
         raise SgptEvalError(f"{path}: no [[runs]] to do")
     return specs
+
+
+CONFIG_KEYS = ("datasets", "runs", "useb")
+
+
+def _dataset_names(value, where: str) -> list[str] | None:
+    """A `datasets` value: a list of names (a lone string would be read letter by letter), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise SgptEvalError(f"{where} = {value!r}: expected a list of dataset names, e.g. [\"scifact\"]")
+    return value
 
 
 def read_useb_models(path: Path) -> list[ModelOptions]:

@@ -8,10 +8,11 @@ them into settings (`settings.EncoderSettings`, `CrossEncoderSettings`: `resolut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..checks import at_least_one
+from ..checks import at_least_one, typed_fields
 from ..errors import SgptEvalError
-from .presets import POOLINGS
+from .presets import POOLINGS, find_preset
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 # How a cross-encoder turns the query tokens' log-probabilities into one score; the first, SGPT-CE's
@@ -68,9 +69,9 @@ class ModelOptions:
         "or their mean (length-normalised)", choices=AGGREGATES))
 
     def __post_init__(self) -> None:
+        typed_fields(self)
         at_least_one({"batch_size": self.batch_size, "batch_tokens": self.batch_tokens, "max_length": self.max_length})
-        if self.aggregate is not None:
-            resolve_aggregate(self.aggregate)
+        object.__setattr__(self, "model", canonical_model(self.model))
 
     def check(self, kind: str) -> None:
         """Refuse the options that mean nothing to this kind of model ("bi" or "cross")."""
@@ -83,6 +84,15 @@ class ModelOptions:
 
 BI_ENCODER_ONLY = ("query_template", "doc_template", "instruction", "append_eos", "exclude_instruction", "adapter",
                    "bidirectional", "batch_tokens")
+
+
+def canonical_model(model: str) -> str:
+    """A preset however it is typed (its name or hub id, in any case) as the preset spells its name, so
+    that one model has one identity; a folder on disk is left as given."""
+    preset = find_preset(model)
+    if preset is None or Path(model).expanduser().exists():
+        return model
+    return preset.name
 
 
 def default_device() -> str:

@@ -224,7 +224,7 @@ def test_dense_counts_below_one(capsys, tmp_path, toy, tiny_gpt_neo, monkeypatch
 
 def test_run_command_and_config_counts_below_one(capsys, tmp_path, toy):
     argv = ["run", "--dataset", "toy", "--method", "bm25", "--max-queries", "0", *_locations(tmp_path)]
-    assert _error(capsys, tmp_path, argv) == "run: --max-queries 0: must be at least 1"
+    assert _error(capsys, tmp_path, argv) == "--max-queries 0: must be at least 1"
     config = tmp_path / "runs.toml"
     for value, problem in (("0", "--top-k 0: must be at least 1"), ('"5"', "--top-k '5': must be a whole number, at least 1")):
         config.write_text(f'datasets = ["toy"]\n[[runs]]\nmethod = "bm25"\ntop_k = {value}\n')

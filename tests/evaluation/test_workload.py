@@ -140,7 +140,7 @@ def test_an_unknown_model_name_is_one_line_as_for_run(toy, capsys):
      "--throughput 0.0: must be a positive number of tokens per second"),
     (["--dataset", "toy"], "run: give --config FILE, or at least one --dataset and one --method"),
     # As `run` says it: the two share their option parsing.
-    (["--dataset", "toy", "--method", "dense", "--max-queries", "0"], "run: --max-queries 0: must be at least 1"),
+    (["--dataset", "toy", "--method", "dense", "--max-queries", "0"], "--max-queries 0: must be at least 1"),
 ])
 def test_bad_options_exit_2_and_write_nothing(toy, capsys, argv, message):
     code, plan = _plan(toy, *argv)
