@@ -102,8 +102,10 @@ def stages_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Stage
 
 
 def run_stages(stages: Stages, dataset: beir.BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
-    """The ranking of the last stage, and how each stage ran; a re-ranked first stage is scored too."""
+    """The ranking of the last stage, and how each stage ran; a re-ranked first stage is scored too.
+    Judged queries the first stage ranks nothing for (and so no later stage either) score 0."""
     ranking, details = stages.first.retrieve(dataset, timings)  # an unusable first stage fails before loading
+    _warn_unranked(dataset, ranking, stages.first.method, details)
     if stages.rerank is None:
         return ranking, details
     candidates = top_k(ranking, stages.rerank.top_k)
@@ -111,6 +113,16 @@ def run_stages(stages: Stages, dataset: beir.BeirDataset, timings: dict[str, flo
     log.info("%s: first stage %s = %.4f", dataset.name, MAIN_METRIC, details[MAIN_METRIC])
     ranking, reranked = stages.rerank.rerank(dataset, candidates, timings)
     return ranking, {"first_stage": details, **reranked}
+
+
+def _warn_unranked(dataset: beir.BeirDataset, ranking: Ranking, method: str, details: dict) -> None:
+    """One warning with the count of judged queries a ranking lacks, which every metric counts as 0."""
+    missing = metrics.unranked(dataset.qrels, ranking)
+    if missing:
+        source = f" ({details['path']})" if "path" in details else ""
+        log.warning("%s: %d of the %d judged queries have no document in the %s ranking%s; each scores 0, "
+                    "and every metric averages over all %d", dataset.name, missing, len(dataset.qrels), method, source,
+                    len(dataset.qrels))
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@ import json
 import pytest
 
 from sgpt_eval.cli import main
+from sgpt_eval.data import beir
 from sgpt_eval.errors import SgptEvalError
-from sgpt_eval.evaluation import pipeline
-from sgpt_eval.evaluation.specs import read_config
+from sgpt_eval.evaluation import metrics, pipeline
+from sgpt_eval.evaluation.rankings import first_stage_file
+from sgpt_eval.evaluation.specs import RunOptions, RunSpec, read_config
 from sgpt_eval.reports.tables import build_table
+from sgpt_eval.retrieval.ranking import write_trec
 
 from ..beir_fixtures import write_beir
 
@@ -88,3 +91,40 @@ def test_two_configurations_and_two_splits_get_their_own_reports(tmp_path, tiny_
     assert main(["run", "--config", str(changed), *common]) == 0
     assert "(already measured)" not in capsys.readouterr().out
     assert len(list((tmp_path / "results" / "beir" / "toy" / "dense").glob("*.json"))) == 4
+
+
+def test_judged_queries_a_ranking_lacks_count_as_zero_with_one_warning(tmp_path, caplog):
+    """A fusion of two files that both lack q3: 3 per-query entries, q3 at 0, NDCG@10 over all 3."""
+    write_beir(tmp_path / "data" / "toy")
+    inputs = []
+    for name, ranking in (("a", {"q1": {"d1": 2.0, "d3": 1.0}, "q2": {"d2": 1.0}}), ("b", {"q1": {"d1": 1.0}})):
+        inputs.append(tmp_path / f"{name}.trec")
+        write_trec(inputs[-1], ranking, name)
+    spec = RunSpec("toy", "fusion", None, RunOptions(inputs=tuple(map(str, inputs))))
+    report = pipeline.evaluate(spec, tmp_path / "data", tmp_path / "out", pipeline.Models(tmp_path / "cache")).report
+    assert report.per_query["NDCG@10"] == {"q1": 1.0, "q2": 1.0, "q3": 0.0} and report.details["queries"] == 3
+    assert report.metrics["NDCG@10"] == round(2 / 3, 5)
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == ["toy: 1 of the 3 judged queries have no document in the fusion ranking; each scores 0, "
+                        "and every metric averages over all 3"]
+
+
+class _Unchanged:
+    """A re-ranker that keeps its candidates' scores, to see how the first stage is scored."""
+
+    top_k = 10
+
+    def rerank(self, dataset, candidates, timings):
+        return candidates, {}
+
+
+def test_the_first_stage_of_a_rerank_counts_every_judged_query(tmp_path, caplog):
+    files = write_beir(tmp_path / "toy")
+    dataset = beir.read(beir.locate(str(files), tmp_path, "test"))
+    first = tmp_path / "first.trec"
+    write_trec(first, {"q1": {"d1": 1.0}}, "es")  # q2 and q3 judged, not ranked
+    stages = pipeline.Stages(first_stage_file(str(first)), _Unchanged())
+    ranking, details = pipeline.run_stages(stages, dataset, {})
+    assert details["first_stage"]["NDCG@10"] == round(1 / 3, 5) == metrics.evaluate(dataset.qrels, ranking)["NDCG@10"]
+    assert caplog.text.count("2 of the 3 judged queries have no document in the ranking_file ranking "
+                             f"({first}); each scores 0") == 1
