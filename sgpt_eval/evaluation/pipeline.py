@@ -97,7 +97,7 @@ def stages_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Stage
         return Stages(DenseRetriever(model, executor, EmbeddingCache(cache_dir, run.shard_size), depth,
                                      run.score_function, run.faiss_gpu, run.store_dtype))
     first = (BM25Retriever(run.bm25(), depth, cache_dir) if run.first_stage == "bm25"
-             else first_stage_file(run.first_stage))
+             else first_stage_file(run.first_stage, files.name, files.split))
     return Stages(first, Reranker(models.resolve("cross", spec.model), executor, cache_dir, depth))
 
 
