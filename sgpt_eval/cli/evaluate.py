@@ -7,6 +7,7 @@ x models (or a TOML config) and skips each run whose report, with the same ident
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from .. import folders
@@ -42,8 +43,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
 
-# Run options `run` applies to every spec whose method takes them (a config's runs included).
-_RUN_OPTIONS = ("use_cache", "skip_unavailable", "executor", "ray_address")
+# Run options `run` applies to every spec whose method takes them (a config's runs included): every
+# option of a method `run` runs, but the two that select queries, which make the specs themselves.
+_RUN_OPTIONS = tuple(spec.name for spec in dataclasses.fields(RunOptions)
+                     if set(spec.metadata["methods"]) & set(METHODS) and spec.name not in ("split", "max_queries"))
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -76,16 +79,21 @@ def _single_method(method: str):
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:
-    _execute([spec.overriding(run_options(args)) for spec in run_specs(args)], args, cache_dir, force=args.force)
+    _execute(run_specs(args), args, cache_dir, force=args.force)
 
 
 def run_options(args: argparse.Namespace) -> dict:
     """The run options the command line sets (those not left at their defaults), for every spec they apply to."""
     return {name: getattr(args, name) for name in _RUN_OPTIONS
-            if getattr(args, name) != RunOptions.__dataclass_fields__[name].default}
+            if name in vars(args) and getattr(args, name) != RunOptions.__dataclass_fields__[name].default}
 
 
 def run_specs(args: argparse.Namespace) -> list[RunSpec]:
+    """The specs of a `run` (or `plan`) line, with the run options it gives applied where they apply."""
+    return [spec.overriding(run_options(args)) for spec in _specs(args)]
+
+
+def _specs(args: argparse.Namespace) -> list[RunSpec]:
     if args.config:
         if args.dataset or args.method or args.model:
             raise SgptEvalError("--config: give datasets, methods and models in the file, not as options too")

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from sgpt_eval.cli import main
+from sgpt_eval.cli import evaluate as cli_evaluate, main
+from sgpt_eval.cli.evaluate import run_specs
 from sgpt_eval.data import beir
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.evaluation import metrics, pipeline
@@ -12,6 +13,7 @@ from sgpt_eval.reports.tables import build_table
 from sgpt_eval.retrieval.ranking import write_trec
 
 from ..beir_fixtures import write_beir
+from ..command_line import parse
 
 
 def _config(tmp_path, text):
@@ -123,8 +125,40 @@ def test_the_first_stage_of_a_rerank_counts_every_judged_query(tmp_path, caplog)
     dataset = beir.read(beir.locate(str(files), tmp_path, "test"))
     first = tmp_path / "first.trec"
     write_trec(first, {"q1": {"d1": 1.0}}, "es")  # q2 and q3 judged, not ranked
-    stages = pipeline.Stages(first_stage_file(str(first)), _Unchanged())
+    stages = pipeline.Stages(first_stage_file(str(first), "toy", "test"), _Unchanged())
     ranking, details = pipeline.run_stages(stages, dataset, {})
     assert details["first_stage"]["NDCG@10"] == round(1 / 3, 5) == metrics.evaluate(dataset.qrels, ranking)["NDCG@10"]
     assert caplog.text.count("2 of the 3 judged queries have no document in the ranking_file ranking "
                              f"({first}); each scores 0") == 1
+
+
+def test_run_takes_the_run_options_eval_takes_each_where_its_method_takes_it(tmp_path, tiny_gpt_neo):
+    config = _config(tmp_path, f'datasets = ["toy"]\n[[runs]]\nmethod = "bm25"\n[[runs]]\nmethod = "dense"\n'
+                               f'model = "{tiny_gpt_neo}"\n[[runs]]\nmethod = "rerank"\nmodel = "{tiny_gpt_neo}"\n')
+    given = ["--top-k", "7", "--k1", "0.9", "--b", "0.5", "--shard-size", "64", "--store-dtype", "float16",
+             "--score-function", "dot", "--first-stage", "first.trec", "--no-cache"]
+    bm25, dense, rerank = (spec.run for spec in run_specs(parse(cli_evaluate, "run", "--config", str(config), *given)))
+    assert (bm25.top_k, bm25.k1, bm25.b, bm25.shard_size, bm25.store_dtype, bm25.use_cache) == (
+        7, 0.9, 0.5, RunOptions.shard_size, "float32", False)
+    assert (dense.top_k, dense.k1, dense.shard_size, dense.store_dtype, dense.score_function) == (
+        7, RunOptions.k1, 64, "float16", "dot")
+    assert (rerank.top_k, rerank.k1, rerank.first_stage, rerank.score_function) == (7, 0.9, "first.trec", "cos_sim")
+
+
+def test_run_without_a_config_runs_with_the_options_given(tmp_path, capsys):
+    write_beir(tmp_path / "data" / "toy")
+    code = main(["run", "--dataset", "toy", "--method", "bm25", "--top-k", "2", "--k1", "0.9", "--data-dir",
+                 str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    [report] = (tmp_path / "out").rglob("*.json")
+    settings = json.loads(report.read_text())["identity"]["settings"]
+    assert (settings["top_k"], settings["bm25"]["k1"]) == (2, 0.9)
+
+
+def test_an_option_run_does_not_know_shows_runs_usage(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--dataset", "toy", "--method", "bm25", "--pooling", "mean", "--output-dir", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith("usage: sgpt-eval run [-h]")
+    assert err.splitlines()[-1] == "sgpt-eval run: error: unrecognized arguments: --pooling mean"
+    assert not (tmp_path / "o").exists()
