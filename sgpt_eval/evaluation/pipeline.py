@@ -119,10 +119,9 @@ def _warn_unranked(dataset: beir.BeirDataset, ranking: Ranking, method: str, det
     """One warning with the count of judged queries a ranking lacks, which every metric counts as 0."""
     missing = metrics.unranked(dataset.qrels, ranking)
     if missing:
-        source = f" ({details['path']})" if "path" in details else ""
-        log.warning("%s: %d of the %d judged queries have no document in the %s ranking%s; each scores 0, "
-                    "and every metric averages over all %d", dataset.name, missing, len(dataset.qrels), method, source,
-                    len(dataset.qrels))
+        source = details.get("path") or f"the {method} ranking"
+        log.warning("%s: %d of the %d judged queries have no document in %s; each scores 0, and every metric "
+                    "averages over all %d", dataset.name, missing, len(dataset.qrels), source, len(dataset.qrels))
 
 
 @dataclass(frozen=True)

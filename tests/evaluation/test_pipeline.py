@@ -128,8 +128,7 @@ def test_the_first_stage_of_a_rerank_counts_every_judged_query(tmp_path, caplog)
     stages = pipeline.Stages(first_stage_file(str(first), "toy", "test"), _Unchanged())
     ranking, details = pipeline.run_stages(stages, dataset, {})
     assert details["first_stage"]["NDCG@10"] == round(1 / 3, 5) == metrics.evaluate(dataset.qrels, ranking)["NDCG@10"]
-    assert caplog.text.count("2 of the 3 judged queries have no document in the ranking_file ranking "
-                             f"({first}); each scores 0") == 1
+    assert caplog.text.count(f"toy: 2 of the 3 judged queries have no document in {first}; each scores 0") == 1
 
 
 def test_run_takes_the_run_options_eval_takes_each_where_its_method_takes_it(tmp_path, tiny_gpt_neo):
