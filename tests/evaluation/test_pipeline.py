@@ -107,7 +107,11 @@ def test_judged_queries_a_ranking_lacks_count_as_zero_with_one_warning(tmp_path,
     assert report.per_query["NDCG@10"] == {"q1": 1.0, "q2": 1.0, "q3": 0.0} and report.details["queries"] == 3
     assert report.metrics["NDCG@10"] == round(2 / 3, 5)
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
-    assert warnings == ["toy: 1 of the 3 judged queries have no document in the fusion ranking; each scores 0, "
+    assert warnings == [f"{inputs[0]}: 1 of the 3 judged queries are not in this fusion input; it adds nothing to "
+                        "their fused ranking",
+                        f"{inputs[1]}: 2 of the 3 judged queries are not in this fusion input; it adds nothing to "
+                        "their fused ranking",
+                        "toy: 1 of the 3 judged queries have no document in the fusion ranking; each scores 0, "
                         "and every metric averages over all 3"]
 
 
