@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SgptEvalError
+from .folders import BEIR_DIR_ENV
 from .models import score_cache
 from .models.prompts import TEMPLATES
 from .retrieval import bm25, embedding_cache
@@ -47,18 +48,19 @@ def entries(cache_dir: Path) -> list[Entry]:
     return [*_embeddings(cache_dir), *_indexes(cache_dir), *_scores(cache_dir)]
 
 
-def corpus_hashes(data_dirs: Iterable[Path]) -> set[str]:
-    """The sha256 of every `corpus.jsonl` under the data folders (each must hold at least one)."""
+def corpus_hashes(data_dirs: Iterable[Path], given: bool = True) -> set[str]:
+    """The sha256 of every `corpus.jsonl` under the data folders (each must hold at least one);
+    `given`: the folders were named with --data-dir, not the default one."""
     hashes = set()
     for data_dir in data_dirs:
+        where = f"--data-dir {data_dir}" if given else f"the default data folder {data_dir} (${BEIR_DIR_ENV}, else ./datasets)"
+        remedy = f"{'give' if given else 'pass --data-dir with'} the BEIR data folder(s) whose datasets' caches to keep"
         if not data_dir.is_dir():
-            raise SgptEvalError(f"--data-dir {data_dir}: not a folder; give the BEIR data folder(s) "
-                                "whose datasets' caches to keep")
+            raise SgptEvalError(f"{where}: not a folder; {remedy}")
         files = sorted(data_dir.rglob("corpus.jsonl"))
         if not files:
-            raise SgptEvalError(f"--data-dir {data_dir}: no corpus.jsonl under it, so every embedding and BM25 "
-                                "cache would go; nothing pruned. Give the BEIR data folder(s) whose datasets' "
-                                "caches to keep")
+            raise SgptEvalError(f"{where}: no corpus.jsonl under it, so every embedding and BM25 cache would go; "
+                                f"nothing pruned. {remedy[0].upper()}{remedy[1:]}")
         for path in files:
             log.info("hashing %s", path)
             hashes.add(sha256_file(path))

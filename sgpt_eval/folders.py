@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SgptEvalError
@@ -44,17 +46,27 @@ def check_writable(folder: Path, hint: str) -> None:
     """Fail now, naming `folder`, when it cannot be created or written: before hours of work whose
     results could not be saved. Folders made for the probe are removed again, so that a run which
     stops early leaves nothing behind."""
-    folder = Path(folder)
-    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        with made(folder, keep=False), tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise SgptEvalError(f"{folder}: cannot create or write this folder ({exc.strerror or exc}); {hint}") from None
+
+
+@contextmanager
+def made(folder: Path, keep: bool = True) -> Iterator[Path]:
+    """`folder`, created with its parents for the body; the folders it made are removed again (where
+    still empty) when the body fails, or in any case unless `keep`, so that a failed step leaves none."""
+    folder = Path(folder)
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    kept = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        kept = keep
     finally:
-        for path in made:
+        for path in missing if not kept else ():
             try:
                 path.rmdir()
-            except OSError:  # never made (the probe failed first), or filled meanwhile by another run
+            except OSError:  # never made (mkdir failed first), or filled meanwhile by another run
                 pass

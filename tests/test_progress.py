@@ -4,6 +4,7 @@ never where the caller hides them."""
 from __future__ import annotations
 
 import io
+import sys
 import logging
 
 import pytest
@@ -40,3 +41,19 @@ def test_no_bar_when_quiet_hidden_or_not_on_a_terminal(quiet, hide, stream, leve
     bar.update(5)
     bar.close()
     assert bar.disable and screen.getvalue() == ""
+
+
+@pytest.mark.parametrize("quiet, stream, shown", [(False, Terminal, True), (True, Terminal, False),
+                                                  (False, io.StringIO, False)])
+def test_transformers_bars_loading_weights_follow_the_same_rule(quiet, stream, shown, level, tiny_gpt_neo, monkeypatch):
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    from sgpt_eval.models.store import load_pretrained
+
+    level(logging.WARNING if quiet else logging.INFO)
+    screen = stream()
+    monkeypatch.setattr(sys, "stderr", screen)
+    load_pretrained(AutoModel, tiny_gpt_neo, "tiny", "float32", trust_remote_code=False)
+    assert ("Loading weights" in screen.getvalue()) == shown
+    assert transformers_logging.is_progress_bar_enabled()  # set back for whatever runs next

@@ -40,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
                                      help="what to do (`sgpt-eval COMMAND --help` for its options)")
     for feature in (evaluate, plan, fuse, models, useb, reports, paper, export, cache):
         feature.add_commands(commands)
+    _own_usage(parser)
     return parser
+
+
+def _own_usage(parser: argparse.ArgumentParser) -> None:
+    """Each command keeps its parser in `command_parser`, so that an option it does not know is
+    reported with its usage (argparse leaves unknown arguments to the top-level parser)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_parser=command)
+                _own_usage(command)
 
 
 class Terminated(KeyboardInterrupt):
@@ -52,7 +63,9 @@ def _terminate(signum: int, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     _log_to_stderr()
     on_main_thread = threading.current_thread() is threading.main_thread()  # where signals can be caught

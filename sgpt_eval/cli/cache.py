@@ -51,7 +51,8 @@ def _list(args: argparse.Namespace, cache_dir: Path) -> None:
 def _prune(args: argparse.Namespace, cache_dir: Path) -> None:
     from .. import caches
 
-    corpora = caches.corpus_hashes([folders.beir_dir(d) for d in args.data_dir] or [folders.beir_dir()])
+    corpora = caches.corpus_hashes([folders.beir_dir(d) for d in args.data_dir] or [folders.beir_dir()],
+                                   given=bool(args.data_dir))
     found = caches.entries(cache_dir)
     going = caches.stale(found, corpora, args.everything)
     for entry in going:

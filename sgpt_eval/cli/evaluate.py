@@ -7,6 +7,7 @@ x models (or a TOML config) and skips each run whose report, with the same ident
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from .. import folders
@@ -43,8 +44,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 # Run options `run` applies to every spec whose method takes them (a config's runs included) when
-# they are given, whatever their value.
-_RUN_OPTIONS = ("split", "max_queries", "use_cache", "skip_unavailable", "executor", "ray_address")
+# they are given, whatever their value: every option of a method `run` runs.
+_RUN_OPTIONS = tuple(spec.name for spec in dataclasses.fields(RunOptions)
+                     if set(spec.metadata["methods"]) & set(METHODS))
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:

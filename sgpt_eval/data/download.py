@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SgptEvalError, Unavailable
-from ..folders import USEB_DIR_ENV
+from ..folders import USEB_DIR_ENV, made
 from ..progress import progress_bar
 from ..storage import sha256_file
 from .catalogue import CATALOGUE, DATASET_ORDER, family, find, folder_given
@@ -64,8 +64,7 @@ def ensure_dataset(name: str, data_dir: Path) -> Path:
 def download_dataset(name: str, data_dir: Path) -> Path:
     base = os.environ.get(BEIR_URL_ENV, BEIR_URL).rstrip("/")
     url = f"{base}/{name}.zip"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=f".{name}.download.") as work:
+    with made(data_dir), tempfile.TemporaryDirectory(dir=data_dir, prefix=f".{name}.download.") as work:
         archive = Path(work) / f"{name}.zip"
         fetch(url, archive, f"download {name}.zip elsewhere and unzip it into {data_dir}, or pass --data-dir",
               context=f"dataset {name}: not in {data_dir} and ")
@@ -139,8 +138,7 @@ def download_useb(names: Sequence[str], data_dir: Path) -> None:
             f"{data_dir} is not writable, so USEB's data-eval.zip cannot be unpacked there; "
             f"pass --data-dir (or set ${USEB_DIR_ENV}) to a writable folder"
         )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".data-eval.download.") as work:
+    with made(data_dir), tempfile.TemporaryDirectory(dir=data_dir, prefix=".data-eval.download.") as work:
         archive = Path(work) / "data-eval.zip"
         fetch(url, archive, f"download data-eval.zip elsewhere and unzip it so that {data_dir}/<dataset>/ holds USEB's files, "
               "or pass --data-dir")

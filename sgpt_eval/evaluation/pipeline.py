@@ -97,13 +97,15 @@ def stages_for(spec: RunSpec, models: Models, files: beir.DatasetFiles) -> Stage
         return Stages(DenseRetriever(model, executor, EmbeddingCache(cache_dir, run.shard_size), depth,
                                      run.score_function, run.faiss_gpu, run.store_dtype))
     first = (BM25Retriever(run.bm25(), depth, cache_dir) if run.first_stage == "bm25"
-             else first_stage_file(run.first_stage))
+             else first_stage_file(run.first_stage, files.name, files.split))
     return Stages(first, Reranker(models.resolve("cross", spec.model), executor, cache_dir, depth))
 
 
 def run_stages(stages: Stages, dataset: beir.BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
-    """The ranking of the last stage, and how each stage ran; a re-ranked first stage is scored too."""
+    """The ranking of the last stage, and how each stage ran; a re-ranked first stage is scored too.
+    Judged queries the first stage ranks nothing for (and so no later stage either) score 0."""
     ranking, details = stages.first.retrieve(dataset, timings)  # an unusable first stage fails before loading
+    _warn_unranked(dataset, ranking, stages.first.method, details)
     if stages.rerank is None:
         return ranking, details
     candidates = top_k(ranking, stages.rerank.top_k)
@@ -111,6 +113,15 @@ def run_stages(stages: Stages, dataset: beir.BeirDataset, timings: dict[str, flo
     log.info("%s: first stage %s = %.4f", dataset.name, MAIN_METRIC, details[MAIN_METRIC])
     ranking, reranked = stages.rerank.rerank(dataset, candidates, timings)
     return ranking, {"first_stage": details, **reranked}
+
+
+def _warn_unranked(dataset: beir.BeirDataset, ranking: Ranking, method: str, details: dict) -> None:
+    """One warning with the count of judged queries a ranking lacks, which every metric counts as 0."""
+    missing = metrics.unranked(dataset.qrels, ranking)
+    if missing:
+        source = details.get("path") or f"the {method} ranking"
+        log.warning("%s: %d of the %d judged queries have no document in %s; each scores 0, and every metric "
+                    "averages over all %d", dataset.name, missing, len(dataset.qrels), source, len(dataset.qrels))
 
 
 @dataclass(frozen=True)

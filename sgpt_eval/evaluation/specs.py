@@ -51,7 +51,8 @@ class RunOptions:
     score_function: str = field(default="cos_sim", metadata=option(
         "vector similarity", choices=("cos_sim", "dot"), **_for("dense")))
     first_stage: str = field(default="bm25", metadata=option(
-        "what to re-rank: bm25, or a ranking file (TREC run, or SGPT JSON {qid: {docid: score}})",
+        "what to re-rank: bm25, a ranking file (TREC run, or SGPT JSON {qid: {docid: score}}), or a report "
+        "(the ranking beside it)",
         aliases=("--first-stage-run",), **_for("rerank")))
     k1: float = field(default=BM25Settings.k1, metadata=option("BM25 term-frequency saturation", **_for("bm25", "rerank")))
     b: float = field(default=BM25Settings.b, metadata=option("BM25 length normalisation", **_for("bm25", "rerank")))

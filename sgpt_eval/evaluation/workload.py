@@ -77,6 +77,7 @@ class DatasetFacts:
     sample: list[str]  # document texts as the model sees them, spread evenly through the corpus
     published: PublishedStats | None = None  # set when the dataset is not on disk
     corpus: Path | None = None
+    files: beir.DatasetFiles | None = None  # where it is on disk (a first stage given as a report must be of it)
 
     @property
     def query_count(self) -> int:
@@ -143,7 +144,7 @@ def dataset_facts(name: str, data_dir: Path, split: str | None, max_queries: int
     judged = [qid for qid in beir.read_qrels(files.qrels) if qid in texts][:max_queries]
     documents = count_lines(files.corpus)
     return DatasetFacts(documents, [texts[qid] for qid in judged], judged,
-                        sample_documents(files.corpus, documents), corpus=files.corpus)
+                        sample_documents(files.corpus, documents), corpus=files.corpus, files=files)
 
 
 def non_embedding_parameters(config, trust_remote_code: bool = False) -> int:
@@ -251,9 +252,11 @@ def _candidates(spec: RunSpec, data: DatasetFacts, depth: int, cache_dir: Path |
     """The first stage's top-k per judged query when it is cheap to know exactly: a ranking file,
     or BM25 over a corpus of at most BM25_EXACT_UP_TO documents (its index cached as `run` caches it)."""
     from ..retrieval import ranking
+    from .rankings import first_stage_file
 
     if spec.run.first_stage != "bm25":
-        read = ranking.read_ranking(Path(spec.run.first_stage))
+        stage = first_stage_file(spec.run.first_stage, data.files.name, data.files.split)
+        read = ranking.read_ranking(stage.path)
         return ranking.top_k({qid: read.get(qid, {}) for qid in data.query_ids}, depth)
     if data.corpus is None or data.documents > BM25_EXACT_UP_TO:
         return None

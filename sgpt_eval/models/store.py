@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import SgptEvalError, Unavailable
 from ..folders import CACHE_ENV
+from ..progress import library_bars
 from ..storage import atomic_folder
 from .presets import PRESETS, ModelPreset, find_preset
 
@@ -71,8 +72,9 @@ def load_pretrained(auto_class, folder: Path, name: str, dtype: str, trust_remot
     import torch
 
     try:
-        return auto_class.from_pretrained(folder, dtype=getattr(torch, dtype), weights_only=True,
-                                          trust_remote_code=trust_remote_code)
+        with library_bars():
+            return auto_class.from_pretrained(folder, dtype=getattr(torch, dtype), weights_only=True,
+                                              trust_remote_code=trust_remote_code)
     except pickle.UnpicklingError as exc:
         raise SgptEvalError(f"model {name}: {refused_pickle(folder, exc)}") from None
     except OSError as exc:
@@ -122,7 +124,7 @@ def _download(hub_id: str, revision: str | None, preset: ModelPreset | None, cac
     from huggingface_hub import get_cached_repo_tree, snapshot_download
     from huggingface_hub.errors import CachedRepoTreeNotFoundError
 
-    with hub_errors(hub_id, revision, preset, cache_dir):
+    with hub_errors(hub_id, revision, preset, cache_dir), library_bars():
         path = Path(snapshot_download(hub_id, revision=revision, ignore_patterns=[*_NOT_NEEDED, *_WEIGHTS]))
         if not weights:
             return path, path.name
@@ -225,7 +227,8 @@ def _convert_gguf(gguf_file: Path, target: Path) -> Path:
     log.info("converting %s to %s (once)", gguf_file.name, target)
     kwargs = {"gguf_file": gguf_file.name}
     tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, **kwargs)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf_file.parent, **kwargs)
+    with library_bars():
+        loaded = AutoModelForCausalLM.from_pretrained(gguf_file.parent, **kwargs)
     config = AutoConfig.from_pretrained(gguf_file.parent, **kwargs)
     config.quantization_config = None
     del config.quantization_config

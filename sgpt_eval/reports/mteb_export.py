@@ -70,6 +70,9 @@ def export_mteb(results_dir: Path, output_dir: Path) -> list[Path]:
             log.warning("not exported: %s: %s", path, reason)
             continue
         exports.append(_prepare(path, report))
+    if not exports:
+        raise SgptEvalError(f"{results_dir}: none of its {len(reports)} BEIR report(s) can be exported (the "
+                            "'not exported' lines above say why); nothing was written")
     _name_experiments(exports)
     files = _files(exports, output_dir)
     for target, payload in files.items():

@@ -122,7 +122,9 @@ def read_published(path: Path | Traversable = PUBLISHED_CSV) -> tuple[pd.DataFra
         with path.open(encoding="utf-8") as handle:
             table = pd.read_csv(handle, dtype={"dataset": str, "model": str, "source": str})
     except FileNotFoundError:
-        raise SgptEvalError(f"{path}: no such published-scores CSV; pass --published-csv or restore the file") from None
+        remedy = ("the package's own published scores are missing: reinstall sgpt-eval" if path == PUBLISHED_CSV
+                  else "check the path given to --published-csv")
+        raise SgptEvalError(f"{path}: no such published-scores CSV; {remedy}") from None
     if tuple(table.columns) != PUBLISHED_COLUMNS:
         raise SgptEvalError(f"{path}: columns must be {', '.join(PUBLISHED_COLUMNS)}; fix the header")
     values = pd.to_numeric(table["ndcg@10"], errors="coerce")

@@ -15,6 +15,7 @@ z-score). Conventions, so that a fused score can be computed by hand:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
@@ -22,6 +23,8 @@ from ..data.beir import BeirDataset
 from ..errors import SgptEvalError
 from ..timing import timed
 from .ranking import Ranking, RankingFile
+
+log = logging.getLogger(__name__)
 
 FUSIONS = ("rrf", "weighted")
 NORMALIZATIONS = ("minmax", "zscore")
@@ -114,6 +117,11 @@ class FusionRetriever:
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float]) -> tuple[Ranking, dict]:
         rankings = [given.retrieve(dataset, timings, REMEDY)[0] for given in self.inputs]
+        for given, ranking in zip(self.inputs, rankings):
+            absent = sum(1 for query_id in dataset.queries if not ranking.get(query_id))
+            if absent:
+                log.warning("%s: %d of the %d judged queries are not in this fusion input; it adds nothing to "
+                            "their fused ranking", given.path, absent, len(dataset.queries))
         with timed(timings, "fuse"):
             fused = (rrf(rankings, self.rrf_k, self.top_k) if self.fusion == "rrf"
                      else weighted(rankings, self.weights, self.normalization, self.top_k))

@@ -21,6 +21,7 @@ from ..timing import timed
 log = logging.getLogger(__name__)
 
 Ranking = dict[str, dict[str, float]]
+FIRST_STAGE_REMEDY = "give --first-stage a ranking of this dataset and split"
 
 
 def write_trec(path: Path, results: Ranking, tag: str) -> None:
@@ -129,7 +130,7 @@ def top_k(ranking: Ranking, k: int) -> Ranking:
 
 
 def restrict_to(ranking: Ranking, query_ids: Collection[str], doc_ids: Collection[str], source: Path,
-                remedy: str = "give --first-stage a ranking of this dataset and split") -> Ranking:
+                remedy: str = FIRST_STAGE_REMEDY) -> Ranking:
     """Keep the entries naming queries and documents of the dataset; warn with counts of the rest,
     and refuse a file of which nothing is left (another dataset's, or another split's, ranking)."""
     kept: Ranking = {}
@@ -178,7 +179,7 @@ class RankingFile:
                 "system": f"{self.report['method']}:{self.report['model']}"}
 
     def retrieve(self, dataset: BeirDataset, timings: dict[str, float],
-                 remedy: str = "give --first-stage a ranking of this dataset and split") -> tuple[Ranking, dict]:
+                 remedy: str = FIRST_STAGE_REMEDY) -> tuple[Ranking, dict]:
         """The ranking restricted to the dataset's judged queries (in their order) and documents."""
         with timed(timings, "read_ranking"):
             ranking = restrict_to(read_ranking(self.path), dataset.queries, dataset.corpus.docs, self.path, remedy)

@@ -83,3 +83,20 @@ def test_prune_with_a_data_folder_that_holds_no_corpus_is_one_line_and_removes_n
         args = parse(cli_cache, "cache", "prune", "--data-dir", str(root / "missing"))
         args.handler(args, root / "cache")
     assert len(_entries(capsys, root, "list")) == 4
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_without_data_dir_prune_uses_the_default_data_folder_and_says_so(root, capsys, monkeypatch, dry_run):
+    monkeypatch.delenv("SGPT_EVAL_BEIR_DIR", raising=False)
+    monkeypatch.chdir(root)
+    argv = ["cache", "prune", *(["--dry-run"] if dry_run else []), "--cache-dir", str(root / "cache")]
+    code, out, err = run_command(capsys, *argv)
+    assert code == 2 and not out
+    assert error_line(err) == ("sgpt-eval: error: the default data folder datasets ($SGPT_EVAL_BEIR_DIR, else "
+                               "./datasets): not a folder; pass --data-dir with the BEIR data folder(s) whose "
+                               "datasets' caches to keep")
+    assert len(_entries(capsys, root, "list")) == 4  # nothing removed
+
+    write_beir(root / "datasets" / "kept")  # the default folder, where a dataset is: as with --data-dir
+    code, out, err = run_command(capsys, *argv)
+    assert code == 0 and out.splitlines()[-1].startswith("would free" if dry_run else "freed")

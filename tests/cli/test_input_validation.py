@@ -17,6 +17,7 @@ from sgpt_eval.retrieval.ranking import read_trec, write_trec
 
 from ..beir_fixtures import write_beir
 from ..command_line import error_line, run_command
+from ..synthetic_reports import write_report
 from ..encoders import forbid_loading
 
 
@@ -245,6 +246,16 @@ def test_a_ranking_file_that_matches_nothing(capsys, tmp_path, toy, tiny_gpt_neo
     assert _error(capsys, tmp_path, argv) == (
         f"{ranking}: nothing in it matches the dataset (no entry pairs one of the 3 judged queries evaluated with a "
         "corpus document); give --first-stage a ranking of this dataset and split")
+
+
+def test_a_first_stage_report_of_another_dataset(capsys, tmp_path, toy, tiny_gpt_neo, monkeypatch):
+    """A report is taken as a first stage (its ranking beside it) only when it is of the dataset and split."""
+    report = write_report(tmp_path / "elsewhere", "scifact", "bm25", "bm25s", 0.6)
+    forbid_loading(monkeypatch)
+    argv = ["rerank", "--dataset", "toy", "--model", str(tiny_gpt_neo), "--device", "cpu", "--first-stage", str(report),
+            *_locations(tmp_path)]
+    assert _error(capsys, tmp_path, argv) == (f"{report}: a ranking of scifact (test split), not of toy (test split); "
+                                              "give --first-stage a ranking of this dataset and split")
 
 
 @pytest.mark.parametrize(("ranking", "what"), [

@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from sgpt_eval.cli import main
 from sgpt_eval.data import beir as beir_data, catalogue, download as beir_download
 from sgpt_eval.errors import SgptEvalError, Unavailable
 
@@ -32,7 +33,7 @@ def test_checksum_mismatch_unpacks_nothing(server, tmp_path, monkeypatch):
     monkeypatch.setenv(beir_download.BEIR_URL_ENV, url)
     with pytest.raises(SgptEvalError, match="the published one is 5f7d1de6"):
         beir_data.load("scifact", tmp_path / "data")
-    assert not (tmp_path / "data" / "scifact").exists()
+    assert not (tmp_path / "data").exists()
 
 
 def test_path_escape_is_refused(tmp_path):
@@ -51,7 +52,19 @@ def test_unreachable_server_is_one_clear_line(tmp_path, monkeypatch):
         beir_data.load("nfcorpus", tmp_path / "data")
     message = str(error.value)
     assert "dataset nfcorpus: not in" in message and "unreachable" in message and "\n" not in message
-    assert not list((tmp_path / "data").iterdir())
+    assert not (tmp_path / "data").exists()  # made for the download, removed when it failed
+
+
+def test_a_failed_download_from_the_command_line_leaves_no_data_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(beir_download.BEIR_URL_ENV, "http://127.0.0.1:9")
+    monkeypatch.delenv("SGPT_EVAL_BEIR_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = main(["bm25", "--dataset", "nfcorpus", "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"sgpt-eval: error: dataset nfcorpus: not in datasets and "
+                                 f"http://127.0.0.1:9/nfcorpus.zip is unreachable ([Errno 111] Connection refused); "
+                                 "download nfcorpus.zip elsewhere and unzip it into datasets, or pass --data-dir\n")
+    assert list(tmp_path.iterdir()) == []  # no ./datasets, ./results or cache folder left behind
 
 
 def test_unknown_dataset(tmp_path):

@@ -38,3 +38,14 @@ def test_per_query_ndcg_for_paired_comparisons():
     assert per_query == {"q1": 1.0, "q2": pytest.approx(SECOND, abs=1e-6)}
     assert per_query["q2"] == round(per_query["q2"], 6)
     assert metrics.per_query_ndcg(QRELS, RUN, k=1) == {"q1": 1.0, "q2": 0.0}
+
+
+def test_a_judged_query_missing_from_the_run_scores_zero_in_every_metric():
+    lacking = {"q1": RUN["q1"]}  # q2 is judged but not ranked: pytrec_eval alone would average over q1 only
+    scores = metrics.evaluate(QRELS, lacking)
+    assert scores["NDCG@10"] == 0.5 and scores["MAP@10"] == 0.5 and scores["MRR@10"] == 0.5
+    assert scores["Recall@1"] == 0.5 and scores["P@1"] == 0.5
+    assert metrics.per_query_ndcg(QRELS, lacking) == {"q1": 1.0, "q2": 0.0}
+    assert metrics.evaluate(QRELS, {**lacking, "q2": {}}) == scores  # an empty entry is the same as none
+    assert metrics.unranked(QRELS, lacking) == 1 and metrics.unranked(QRELS, RUN) == 0
+    assert lacking == {"q1": RUN["q1"]}  # the caller's run is left as it was

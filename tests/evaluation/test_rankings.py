@@ -16,10 +16,12 @@ from ..synthetic_reports import identity
 def test_a_first_stage_file_is_identified_by_its_bytes(tmp_path):
     path = tmp_path / "run.trec"
     write_trec(path, {"q1": {"d1": 1.0}}, tag="x")
-    stage = first_stage_file(str(path))
+    stage = first_stage_file(str(path), "scifact", "test")
     assert stage.settings() == {"sha256": sha256_file(path)} and stage.method == "ranking_file"
-    with pytest.raises(SgptEvalError, match=r"^--first-stage .*gone\.trec: no such ranking file; give bm25 or a TREC"):
-        first_stage_file(str(tmp_path / "gone.trec"))
+    with pytest.raises(SgptEvalError) as raised:
+        first_stage_file(str(tmp_path / "gone.trec"), "scifact", "test")
+    assert str(raised.value) == (f"--first-stage {tmp_path / 'gone.trec'}: no such ranking file; give bm25, a report "
+                                 "(.json) or a ranking file (TREC or SGPT JSON)")
 
 
 def test_a_report_stands_for_the_ranking_beside_it_and_must_be_of_the_dataset(tmp_path):
@@ -32,3 +34,18 @@ def test_a_report_stands_for_the_ranking_beside_it_and_must_be_of_the_dataset(tm
     with pytest.raises(SgptEvalError, match=r"a ranking of scifact \(test split\), not of nfcorpus \(test split\)"):
         fusion_input(str(report), "nfcorpus", "test")
     assert fusion_input(str(ranking), "nfcorpus", "test").report is None  # a bare file: nothing to check it by
+
+
+def test_a_first_stage_given_as_a_report_is_its_ranking_and_must_be_of_the_dataset(tmp_path):
+    report = write_report(Report(identity("scifact", "bm25", "bm25s"), "NDCG@10", {"NDCG@10": 0.6}, {}, {}, {}),
+                          tmp_path / "results", {"q1": {"d1": 1.0}})
+    stage = first_stage_file(str(report), "scifact", "test")
+    assert stage.path == report.with_suffix(".trec") and stage.settings()["system"] == "bm25:bm25s"
+    assert stage.settings() == fusion_input(str(report), "scifact", "test").settings()  # one reading for both
+    with pytest.raises(SgptEvalError) as raised:
+        first_stage_file(str(report), "scifact", "dev")
+    assert str(raised.value) == (f"{report}: a ranking of scifact (test split), not of scifact (dev split); "
+                                 "give --first-stage a ranking of this dataset and split")
+    report.with_suffix(".trec").unlink()
+    with pytest.raises(SgptEvalError, match=r"its ranking file .*\.trec is not beside it; run that evaluation again"):
+        first_stage_file(str(report), "scifact", "test")

@@ -14,8 +14,11 @@ from sgpt_eval.data.catalogue import CATALOGUE
 from sgpt_eval.models.presets import PRESETS
 from sgpt_eval.evaluation.workload import TOKENS_PER_WORD, count_lines, sample_documents
 from sgpt_eval.models.prompts import TEMPLATES
+from sgpt_eval.reports.schema import Report, write_report
+from sgpt_eval.retrieval.ranking import write_trec
 
 from ..beir_fixtures import DOCS, QUERIES, write_beir
+from ..synthetic_reports import identity
 
 MISSING = "someone/no-such-model"  # a hub id that is not on disk, the hub not asked
 
@@ -69,11 +72,17 @@ def test_dense_counts_tokens_flops_and_size(toy, tiny_gpt_neo, gpt2_tokenizer, c
     assert "assumed 1e+14 FLOP/s" in out
 
 
-def test_rerank_shares_each_documents_prompt(toy, tiny_gpt_neo, gpt2_tokenizer):
-    """Pairs and distinct documents come from the first stage (here a ranking file): each distinct
-    document's prompt counts once, each pair's query once."""
-    run_file = toy / "first.trec"
-    run_file.write_text("q1 Q0 d1 1 3.0 x\nq1 Q0 d2 2 2.0 x\nq2 Q0 d2 1 3.0 x\nq2 Q0 d3 2 1.0 x\nq3 Q0 d3 1 1.0 x\n")
+@pytest.mark.parametrize("as_report", [False, True])
+def test_rerank_shares_each_documents_prompt(toy, tiny_gpt_neo, gpt2_tokenizer, as_report):
+    """Pairs and distinct documents come from the first stage (here a ranking file, or a report: its
+    ranking): each distinct document's prompt counts once, each pair's query once."""
+    first = {"q1": {"d1": 3.0, "d2": 2.0}, "q2": {"d2": 3.0, "d3": 1.0}, "q3": {"d3": 1.0}}
+    if as_report:
+        report = Report(identity("toy", "bm25", "bm25s", split="test"), "NDCG@10", {"NDCG@10": 0.5}, {}, {}, {})
+        run_file = write_report(report, toy / "results", first)
+    else:
+        run_file = toy / "first.trec"
+        write_trec(run_file, first, "x")
     config = _config(toy, f'datasets = ["toy"]\n[[runs]]\nmethod = "rerank"\nmodel = "{tiny_gpt_neo}"\n'
                           f'first_stage = "{run_file}"\ntop_k = 2\n')
     code, plan = _plan(toy, "--config", config, "--throughput", "1000")

@@ -14,6 +14,7 @@ import pytest
 from sgpt_eval.data.catalogue import BEIR_18, CE_11, CQADUPSTACK_FORUMS
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.cli import main
+from sgpt_eval.reports import tables
 from sgpt_eval.reports.tables import (
     AVERAGE_11_LABEL, AVERAGE_18_LABEL, build_paper_table, build_table, read_published, render,
 )
@@ -235,6 +236,23 @@ def test_paper_tables_from_the_command_line(tmp_path, capsys):
     assert main(["table", "--results-dir", str(tmp_path), "--paper-table", "useb", "--format", "latex"]) == 2
     assert ("sgpt-eval: error: --paper-table useb: leave out --format (BEIR table options); "
             "the USEB table is Markdown, its published rows from the package's useb.csv") in capsys.readouterr().err
+
+
+def test_the_bi_encoder_table_of_another_results_folder_needs_no_published_csv(tmp_path, capsys, monkeypatch):
+    """The published scores come from the package, wherever the reports and the working folder are."""
+    results = tmp_path / "elsewhere"
+    write_report(results, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)
+    monkeypatch.chdir(tmp_path)
+    assert main(["table", "--paper-table", "be", "--results-dir", str(results)]) == 0
+    assert "| SciFact | 0.6000 | 0.6451 | -0.0451 |" in capsys.readouterr().out
+    assert sorted(path.name for path in (results / "tables").iterdir()) == [
+        "beir_ndcg10-be.csv", "beir_ndcg10-be.md", "beir_ndcg10-be.tex"]
+
+    monkeypatch.setattr(tables, "PUBLISHED_CSV", tmp_path / "gone.csv")  # a package installed without its data
+    assert main(["table", "--paper-table", "be", "--results-dir", str(results), "--output-dir", "t"]) == 2
+    assert capsys.readouterr().err == (f"sgpt-eval: error: {tmp_path / 'gone.csv'}: no such published-scores CSV; "
+                                       "the package's own published scores are missing: reinstall sgpt-eval\n")
+    assert not (tmp_path / "t").exists()
 
 
 def test_table_shows_a_custom_dataset_after_beirs_and_out_of_the_averages(tmp_path, capsys):
