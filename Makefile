@@ -123,7 +123,7 @@ paper: models
 useb: models
 	$(BIN)/sgpt-eval useb --model $(MODEL) --data-dir $(USEB_DIR) $(ARGS)
 
-test: $(STAMP) $(TOKENIZER)
+test: models $(TOKENIZER)
 	$(BIN)/python -m pytest $(ARGS)
 
 # The unit tests as another machine runs them: one thread, and torch's AVX2 kernels in place of
