@@ -19,6 +19,9 @@ Re-ranking splits its pairs by document: all pairs of one document go to one tas
 the document's prompt is computed once, on one replica. Tasks of at most `TASK_PAIRS` pairs
 go to whichever replica is free, which balances the pair counts, and the driver adds each
 task's scores to the score cache as it returns, so an interrupted run resumes.
+
+Replicas are spread over the nodes, and one that dies (killed, out of memory, its node lost) is
+started again by Ray where the cluster has room, its unfinished tasks run again (`RESTARTS`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ if TYPE_CHECKING:
     from ..models.resolution import ResolvedModel
 
 TASK_PAIRS = 512  # re-ranking pairs per task at most; the driver caches scores after each task
+# A replica that dies (killed, out of memory, its node lost) is started again by Ray, where the
+# cluster has room, and the tasks it held run again on it: a task only computes (the driver writes
+# every file), so running one twice changes nothing. Beyond this many deaths of one replica the
+# run stops with the error; it then resumes from what the driver wrote.
+RESTARTS = 3
 _PROBE_SECONDS = 5
 
 
@@ -143,7 +151,8 @@ class Replicas:
         wanted = max(1, min(most, self.capacity))
         if len(self.actors) >= wanted:
             return
-        actor = ray.remote(_Replica).options(num_cpus=1, num_gpus=1 if self.on_gpu else 0)
+        actor = ray.remote(_Replica).options(num_cpus=1, num_gpus=1 if self.on_gpu else 0, scheduling_strategy="SPREAD",
+                                             max_restarts=RESTARTS, max_task_retries=RESTARTS)
         started = [actor.remote(self.model) for _ in range(wanted - len(self.actors))]
         devices = _get([replica.device.remote() for replica in started])
         self.actors += started
