@@ -3,8 +3,8 @@
 `search`: exact dense search over float16 embedding shards on disk (memory-mapped, one at a
 time) against an in-memory FAISS flat index. Synthetic shards (random normal vectors, written
 with the embedding cache's `write_shard`, records and sha256 included) go to a temporary folder
-under --work-dir, deleted afterwards. Each measurement runs in a fresh process, so that its
-peak resident memory (ru_maxrss) is its own:
+(under --work-dir when given: 2M x 768 float16 shards take about 3 GB), deleted afterwards. Each
+measurement runs in a fresh process, so that its peak resident memory (ru_maxrss) is its own:
 
 * sharded, full: every shard verified as a cached run verifies it (sha256), then searched;
 * sharded, small: the first shards, about --flat-docs documents, searched the same way;
@@ -141,7 +141,8 @@ def _agreement(first: dict, second: dict) -> float:
 def run_search(args: argparse.Namespace) -> dict:
     from sgpt_eval.reports.schema import hardware, package_versions
 
-    args.work_dir.mkdir(parents=True, exist_ok=True)
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="bench-scale-"))
     try:
         load_before = os.getloadavg()
@@ -282,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     search.add_argument("--flat-docs", type=int, default=500_000, help="documents in the in-memory comparison")
     search.add_argument("--shard-size", type=int, default=2048)
     search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--work-dir", type=Path, default=Path("/work/tmp-bench"))
+    search.add_argument("--work-dir", type=Path,
+                        help="where the shards are written (default: the system's temporary folder)")
     search.add_argument("--device", help="search the shards on this torch device (e.g. cuda) by matrix products; "
                                          "the flat index stays FAISS on the CPU")
     search.add_argument("--output", type=Path, help="default: benchmarks/results/scale_search_<cpu|gpu>.json")
