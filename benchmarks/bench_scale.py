@@ -1,14 +1,20 @@
 """Paper-scale benchmarks.
 
 `search`: exact dense search over float16 embedding shards on disk (memory-mapped, one at a
-time) against an in-memory FAISS flat index. Synthetic shards (random normal vectors, written
+time) against what the cores can do (torch's float32 matrix product of the search's own shape:
+the search's useful floating-point operations per second as a fraction of it) and against an
+in-memory FAISS flat index. Synthetic shards (random normal vectors, written
 with the embedding cache's `write_shard`, records and sha256 included) go to a temporary folder
 (under --work-dir when given: 2M x 768 float16 shards take about 3 GB), deleted afterwards. Each
 measurement runs in a fresh process, so that its peak resident memory (ru_maxrss) is its own:
 
 * sharded, full: every shard verified as a cached run verifies it (sha256), then searched;
 * sharded, small: the first shards, about --flat-docs documents, searched the same way;
-* flat, small: the same documents upcast into one in-memory float32 FAISS IndexFlatIP.
+* flat, small: the same documents upcast into one in-memory float32 FAISS IndexFlatIP;
+* sgemm: the matrix product alone.
+
+The four alternate for --rounds rounds and each figure is the median of its rounds (peak
+memory: the largest), so that a busy spell on the machine does not decide a ratio.
 
 Cosine similarity, --queries random queries, top --top-k (+1 for the self-hit rule). With
 --device cuda the shards are searched on the GPU (matrix products, as `sgpt-eval` does there).
@@ -35,6 +41,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -98,7 +105,7 @@ def measure_sharded(paths: list[str], rows: list[int], dim: int, queries: int, t
             read_shard(path, count)
         figures["verify_s"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
-    ranking = search(query_vectors, shards, query_ids, doc_ids, top_k, device=device)
+    ranking = search(query_vectors, shards, query_ids, doc_ids, top_k, device=device or "cpu")
     seconds = time.perf_counter() - clock
     figures.update(search_s=round(seconds, 2), queries_per_s=round(queries / seconds, 3), **_peak(figures),
                    top_ids=[list(ranking[q])[:10] for q in query_ids[:20]])
@@ -127,6 +134,25 @@ def measure_flat(paths: list[str], dim: int, queries: int, top_k: int, seed: int
     return figures
 
 
+def measure_sgemm(queries: int, dim: int, rows: int, repeats: int = 5) -> dict:
+    """In a fresh process: torch's float32 matrix product of the search's own shape (a chunk of
+    queries against a block of documents), the best of `repeats`: what these cores can do."""
+    import torch
+
+    from sgpt_eval.retrieval.dense import BLOCK_BYTES
+
+    chunk = min(queries, BLOCK_BYTES // (4 * rows))
+    left, right = torch.randn(chunk, dim), torch.randn(rows, dim)
+    out = torch.empty(chunk, rows)
+    torch.matmul(left, right.T, out=out)  # warm-up
+    times = []
+    for _ in range(repeats):
+        clock = time.perf_counter()
+        torch.matmul(left, right.T, out=out)
+        times.append(time.perf_counter() - clock)
+    return {"shape": [chunk, dim, rows], "gflop_per_s": round(2 * chunk * dim * rows / min(times) / 1e9, 1)}
+
+
 def _in_fresh_process(function, *args) -> dict:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         return pool.submit(function, *args).result()
@@ -134,16 +160,35 @@ def _in_fresh_process(function, *args) -> dict:
 
 def _agreement(first: dict, second: dict) -> float:
     """Share of the sampled queries whose top-10 document ids agree, in order."""
-    pairs = list(zip(first.pop("top_ids"), second.pop("top_ids")))
+    pairs = list(zip(first["top_ids"], second["top_ids"]))
     return sum(a == b for a, b in pairs) / len(pairs)
+
+
+def _median_of(rounds: list[dict]) -> dict:
+    """One figure per measurement over the rounds: the median of times and rates, the largest
+    peak memory, each round's own figures kept beside them."""
+    summary = {}
+    for key, value in rounds[0].items():
+        if key == "top_ids":
+            continue
+        values = [figures[key] for figures in rounds if key in figures]  # verify_s: the first round only
+        if key.startswith("peak"):
+            summary[key] = max(values)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            summary[key] = round(statistics.median(values), 3)
+        else:
+            summary[key] = value
+    return summary
 
 
 def run_search(args: argparse.Namespace) -> dict:
     from sgpt_eval.reports.schema import hardware, package_versions
+    from sgpt_eval.retrieval.dense import block_rows_for
 
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="bench-scale-"))
+    rounds: dict[str, list[dict]] = {"sgemm": [], "sharded_full": [], "sharded_small": [], "flat_small": []}
     try:
         load_before = os.getloadavg()
         clock = time.perf_counter()
@@ -153,26 +198,42 @@ def run_search(args: argparse.Namespace) -> dict:
         small = max(1, min(len(paths), args.flat_docs // args.shard_size))
         common = (args.dim, args.queries, args.top_k, args.seed)
         names = [str(path) for path in paths]
-        full = _in_fresh_process(measure_sharded, names, rows, *common, True, args.device)
-        sharded_small = _in_fresh_process(measure_sharded, names[:small], rows[:small], *common, False, args.device)
-        flat_small = _in_fresh_process(measure_flat, names[:small], *common)
+        for number in range(args.rounds):  # the sides alternate, so that a busy spell falls on each alike
+            rounds["sgemm"].append(_in_fresh_process(measure_sgemm, args.queries, args.dim, block_rows_for(args.dim)))
+            rounds["sharded_full"].append(_in_fresh_process(measure_sharded, names, rows, *common, number == 0, args.device))
+            rounds["sharded_small"].append(
+                _in_fresh_process(measure_sharded, names[:small], rows[:small], *common, False, args.device))
+            rounds["flat_small"].append(_in_fresh_process(measure_flat, names[:small], *common))
+            print(f"round {number + 1}/{args.rounds}: " + ", ".join(
+                f"{name} {figures[-1].get('queries_per_s', figures[-1].get('gflop_per_s'))}"
+                for name, figures in rounds.items()), file=sys.stderr)
         disk = sum(path.stat().st_size for path in paths)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    full.pop("top_ids")
-    same = _agreement(sharded_small, flat_small)
+    useful = 2 * args.queries * args.dim  # floating-point operations per document searched
+    fractions = [useful * full["documents"] / full["search_s"] / 1e9 / sgemm["gflop_per_s"]
+                 for full, sgemm in zip(rounds["sharded_full"], rounds["sgemm"])]
+    over_flat = [sharded["queries_per_s"] / flat["queries_per_s"]
+                 for sharded, flat in zip(rounds["sharded_small"], rounds["flat_small"])]
+    same = min(_agreement(sharded, flat) for sharded, flat in zip(rounds["sharded_small"], rounds["flat_small"]))
+    full = _median_of(rounds["sharded_full"])
     return {
-        "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against an in-memory "
-                     "FAISS IndexFlatIP (float32); random normal vectors",
+        "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against torch's float32 "
+                     "matrix product of the same shape and an in-memory FAISS IndexFlatIP (float32); random "
+                     "normal vectors; medians of alternating rounds, each measurement in a fresh process",
         "settings": {"docs": args.docs, "dim": args.dim, "queries": args.queries, "top_k": args.top_k,
                      "shard_size": args.shard_size, "store_dtype": "float16", "seed": args.seed,
-                     "sharded_search_device": args.device or "cpu (FAISS)"},
+                     "rounds": args.rounds, "sharded_search_device": args.device or "cpu"},
         "shards_on_disk_gib": round(disk / 2**30, 2),
         "write_shards_s": round(written, 1),
-        "sharded_full": full,
-        "sharded_small": sharded_small,
-        "flat_small": flat_small,
-        "sharded_over_flat_queries_per_s": round(sharded_small["queries_per_s"] / flat_small["queries_per_s"], 3),
+        "sgemm": _median_of(rounds["sgemm"]),
+        "sharded_full": {**full, "gflop_per_s": round(useful * full["documents"] / full["search_s"] / 1e9, 1)},
+        "sharded_small": _median_of(rounds["sharded_small"]),
+        "flat_small": _median_of(rounds["flat_small"]),
+        "sharded_full_over_sgemm": round(statistics.median(fractions), 3),
+        "sharded_over_flat_queries_per_s": round(statistics.median(over_flat), 3),
+        "per_round": {"sharded_full_over_sgemm": [round(value, 3) for value in fractions],
+                      "sharded_over_flat_queries_per_s": [round(value, 3) for value in over_flat]},
         "top10_agreement_small": same,
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
@@ -283,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     search.add_argument("--flat-docs", type=int, default=500_000, help="documents in the in-memory comparison")
     search.add_argument("--shard-size", type=int, default=2048)
     search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--rounds", type=int, default=3, help="alternating rounds; figures are their medians")
     search.add_argument("--work-dir", type=Path,
                         help="where the shards are written (default: the system's temporary folder)")
     search.add_argument("--device", help="search the shards on this torch device (e.g. cuda) by matrix products; "

@@ -1,17 +1,18 @@
 """Dense retrieval: a bi-encoder's vectors (cached) searched exactly, by inner product on
 normalized (cosine) or raw (dot) vectors.
 
-The corpus is read one shard at a time (memory-mapped from the embedding cache) and scored in
-blocks of a few shards, keeping a running top-(k+1) per query, so memory depends on the block
-size, the dimension, the number of queries and k, never on the corpus size. On the CPU each
-block is a FAISS flat index, so scores are those of one flat index over the whole corpus; on
-the GPU (torch sees one) a float32 matrix product. Equal scores rank the lower document index
-first.
+The corpus is read one shard at a time (memory-mapped from the embedding cache), upcast into
+blocks of a few shards and scored against a chunk of queries by one float32 matrix product
+(torch, on the CPU or the GPU), keeping a running top-(k+1) per query. Only a block's documents
+that beat a query's current (k+1)-th best are looked at again, so after the first block nearly
+all the work is the matrix product. Memory depends on the block size, the dimension, the number
+of queries and k, never on the corpus size. Equal scores rank the lower document index first.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import faiss
@@ -31,23 +32,25 @@ from .ranking import Ranking
 log = logging.getLogger(__name__)
 
 SCORE_FUNCTIONS = ("cos_sim", "dot")
-# Documents scored at once: as many as fit in BLOCK_BYTES of float32 (each block pays a top-k
-# selection, so fewer, larger blocks are faster), at least BLOCK_ROWS; multiples of FAISS's 1024.
+# Documents scored at once: as many as fit in BLOCK_BYTES of float32 (fewer, larger blocks keep
+# the matrix product large), at least BLOCK_ROWS. The scores of a chunk of queries against a block
+# take at most BLOCK_BYTES as well.
 BLOCK_ROWS = 8192
 BLOCK_BYTES = 256 * 2**20
+CHUNK_SIZE = 4096  # queries scored at once, at most
 
 
 def block_rows_for(dim: int) -> int:
     return max(BLOCK_ROWS, BLOCK_BYTES // (4 * dim) // 1024 * 1024)
 
 
-def search_device(use_gpu: bool | None) -> str | None:
-    """"cuda" when torch sees a GPU and `use_gpu` is not False; None searches on the CPU."""
+def search_device(use_gpu: bool | None) -> str:
+    """"cuda" when torch sees a GPU and `use_gpu` is not False, else "cpu"."""
     available = torch.cuda.is_available()
     if use_gpu and not available:
         raise SgptEvalError("--faiss-gpu was given but torch sees no CUDA GPU; "
                             "leave it out to search on the CPU, or install a CUDA build of torch")
-    return "cuda" if available and use_gpu is not False else None
+    return "cuda" if available and use_gpu is not False else "cpu"
 
 
 def _prepare(vectors: np.ndarray, score_function: str) -> np.ndarray:
@@ -60,117 +63,98 @@ def _prepare(vectors: np.ndarray, score_function: str) -> np.ndarray:
     return prepared
 
 
+def _upcast(shard: np.ndarray, into: np.ndarray) -> None:
+    """`into[:] = shard` as float32, by torch's threaded conversion (numpy's is single-threaded)."""
+    with warnings.catch_warnings():  # a memory-mapped shard is read-only; it is only read here
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        torch.from_numpy(into).copy_(torch.from_numpy(np.asarray(shard)))
+
+
 def _blocks(shards: Iterable[np.ndarray], score_function: str, rows: int) -> Iterator[np.ndarray]:
-    """Consecutive shards, prepared, joined into blocks of at least `rows` rows (the last one may
-    be smaller; a larger shard is a block alone): fewer, larger searches, memory still bounded."""
-    pending: list[np.ndarray] = []
+    """Consecutive shards upcast into one reused float32 buffer of `rows` rows and yielded as
+    blocks of at most that many (a larger shard is a block alone), normalized for cosine: few,
+    large matrix products, memory bounded, no allocation per block."""
+    buffer, filled = np.empty((0, 0), np.float32), 0
     for shard in shards:
-        pending.append(_prepare(shard, score_function))
-        if sum(len(part) for part in pending) >= rows:
-            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
-            pending = []
-    if pending:
-        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+        if filled and filled + len(shard) > rows:
+            yield _normalized(buffer[:filled], score_function)
+            filled = 0
+        if len(shard) > rows:
+            yield _prepare(shard, score_function)
+            continue
+        if buffer.shape != (rows, shard.shape[1]):
+            buffer = np.empty((rows, shard.shape[1]), np.float32)
+        _upcast(shard, buffer[filled:filled + len(shard)])
+        filled += len(shard)
+    if filled:
+        yield _normalized(buffer[:filled], score_function)
 
 
-def _merge_numpy(kept: np.ndarray, kept_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray, depth: int):
-    """The best `depth` of each row among the kept candidates and a block's, by score, then
-    lower index. The kept ones are in ascending document index along each row; the block's come
-    in any order, all with higher indices.
+def _normalized(block: np.ndarray, score_function: str) -> np.ndarray:
+    if score_function == "cos_sim":
+        faiss.normalize_L2(block)
+    return block
 
-    The result keeps each row in ascending document index, so that among equal scores at the
-    cut the first columns are taken; rows are sorted by score once, at the end.
+
+def _merge(kept: torch.Tensor, kept_ids: torch.Tensor, scores: torch.Tensor, entering: torch.Tensor, offset: int):
+    """The best of each row among the kept documents and a block's, by score, then lower index.
+
+    `kept`: each row's best so far, sorted (score descending, then lower index; -inf where none
+    yet); `scores`: the block's, documents `offset` on, all of higher index; `entering`: a
+    boolean buffer of the same shape. Only a document above its row's worst kept score can enter
+    (one equal to it has a higher index), and until a row is full only one among the block's own
+    best `depth`; the few that enter are packed left, in index order, and merged by a stable sort.
     """
-    if kept.shape[1] == depth:
-        scores, ids = _entrants(scores, ids, kept.min(axis=1))
-    else:
-        order = np.argsort(ids, axis=1)
-        scores, ids = np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
-    both, both_ids = np.concatenate([kept, scores], axis=1), np.concatenate([kept_ids, ids], axis=1)
-    both[np.isnan(both)] = -np.inf  # a broken vector ranks last instead of upsetting the counts
-    if both.shape[1] > depth:
-        kth = np.partition(both, both.shape[1] - depth, axis=1)[:, -depth, None]  # each row's depth-th best
-        above, tied = both > kth, both == kth
-        room = depth - above.sum(axis=1, keepdims=True)
-        picked = np.nonzero(above | (tied & (np.cumsum(tied, axis=1) <= room)))[1].reshape(len(both), depth)
-        both, both_ids = np.take_along_axis(both, picked, axis=1), np.take_along_axis(both_ids, picked, axis=1)
-    return both, both_ids
-
-
-def _entrants(scores: np.ndarray, ids: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's candidates scoring above its `floor` (its worst kept score: no other can enter,
-    since every kept document has a lower index), packed left in index order, -inf after them."""
-    rows, cols = np.nonzero(scores > floor[:, None])
-    order = np.lexsort((ids[rows, cols], rows))
-    rows, cols = rows[order], cols[order]
-    counts = np.bincount(rows, minlength=len(scores))
-    place = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    packed = np.full((len(scores), counts.max(initial=0)), -np.inf, np.float32)
-    packed_ids = np.full(packed.shape, -1, np.int64)
-    packed[rows, place], packed_ids[rows, place] = scores[rows, cols], ids[rows, cols]
-    return packed, packed_ids
-
-
-def _merge_torch(kept: torch.Tensor, kept_ids: torch.Tensor, scores: torch.Tensor, offset: int, depth: int):
-    """As `_merge_numpy`, by a stable sort (kept rows stay sorted by score, then lower index)."""
-    both = torch.cat([kept, torch.nan_to_num(scores, nan=-torch.inf)], dim=1)
-    shard_ids = torch.arange(offset, offset + scores.shape[1], device=scores.device).expand(len(scores), -1)
-    ids = torch.cat([kept_ids, shard_ids], dim=1)
+    depth = kept.shape[1]
+    torch.gt(scores, kept[:, -1:], out=entering)  # NaN (a broken vector) never enters
+    if scores.shape[1] > depth and bool(torch.isneginf(kept[:, -1]).any()):
+        finite = torch.nan_to_num(scores, nan=-torch.inf)
+        kth = torch.topk(finite, depth, dim=1, sorted=False).values.min(dim=1, keepdim=True).values
+        entering &= finite >= kth
+    rows, cols = entering.nonzero(as_tuple=True)  # row by row, columns ascending
+    if len(rows) == 0:
+        return kept, kept_ids
+    counts = torch.bincount(rows, minlength=len(scores))
+    place = torch.arange(len(rows), device=rows.device) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
+    width = int(counts.max())
+    packed = torch.full((len(scores), width), -torch.inf, device=scores.device)
+    packed_ids = torch.full((len(scores), width), -1, dtype=torch.int64, device=scores.device)
+    packed[rows, place], packed_ids[rows, place] = scores[rows, cols], cols + offset
+    both, both_ids = torch.cat([kept, packed], dim=1), torch.cat([kept_ids, packed_ids], dim=1)
     order = torch.sort(both, dim=1, descending=True, stable=True).indices[:, :depth]
-    return both.gather(1, order), ids.gather(1, order)
+    return both.gather(1, order), both_ids.gather(1, order)
 
 
 class _RunningTop:
-    """The best `depth` documents of every query so far, fed one block of documents at a time,
-    queries in chunks of `chunk_size`. `device`: a torch device to score on (a matrix product),
-    or None: a FAISS flat index per block on the CPU, whose scores are those of one flat index
-    over the whole corpus."""
+    """The best `depth` documents of every query so far, fed one block of documents at a time and
+    scored on `device` against at most `chunk_size` queries at once (fewer when their scores
+    would pass BLOCK_BYTES), into buffers reused from block to block."""
 
-    def __init__(self, queries: np.ndarray, depth: int, chunk_size: int, device: str | None) -> None:
-        self.depth, self.chunk_size, self.device = depth, chunk_size, device
-        if device is None:
-            self.queries = queries
-            self.scores, self.ids = np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        else:
-            self.queries = torch.from_numpy(queries).to(device)
-            self.scores = torch.empty((len(queries), 0), device=device)
-            self.ids = torch.empty((len(queries), 0), dtype=torch.int64, device=device)
+    def __init__(self, queries: np.ndarray, depth: int, chunk_size: int, device: str) -> None:
+        self.depth, self.chunk_size, self.device = depth, chunk_size, torch.device(device)
+        self.queries = torch.from_numpy(queries).to(self.device)
+        self.scores = torch.full((len(queries), depth), -torch.inf, device=self.device)
+        self.ids = torch.full((len(queries), depth), -1, dtype=torch.int64, device=self.device)
+        self.buffers: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def add(self, block: np.ndarray, offset: int) -> None:
-        chunks = [slice(start, start + self.chunk_size) for start in range(0, len(self.queries), self.chunk_size)]
-        if self.device is None:
-            index = faiss.IndexFlatIP(block.shape[1])
-            index.add(block)
-            parts = [_merge_numpy(self.scores[rows], self.ids[rows], *self._block_best(index, rows, offset), self.depth)
-                     for rows in chunks]
-            cat = np.concatenate
-        else:
-            block = torch.from_numpy(block).to(self.device)
-            parts = [_merge_torch(self.scores[rows], self.ids[rows], self.queries[rows] @ block.T, offset, self.depth)
-                     for rows in chunks]
-            cat = torch.cat
-        self.scores, self.ids = cat([part[0] for part in parts]), cat([part[1] for part in parts])
-
-    def _block_best(self, index: faiss.Index, rows: slice, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        """The block's best for each query of the chunk (document indices): depth + 1 of them,
-        or more where scores equal to the depth-th straddle the end of the list (FAISS's choice
-        among equal scores is not by index), so that the merge sees all of those."""
-        width = min(self.depth + 1, index.ntotal)
-        while True:
-            scores, found = index.search(self.queries[rows], width)  # the same chunk: the same numbers
-            unfilled = found < 0  # a slot FAISS cannot fill: a NaN score (a broken vector)
-            scores[unfilled], found = -np.inf, np.where(unfilled, -1, found + offset)
-            if width == index.ntotal or not np.any(
-                    (scores[:, -1] == scores[:, self.depth - 1]) & np.isfinite(scores[:, -1])):
-                return scores, found
-            width = min(2 * width, index.ntotal)
+        documents = torch.from_numpy(block).to(self.device)
+        chunk = max(1, min(self.chunk_size, BLOCK_BYTES // (4 * len(block))))
+        size = min(chunk, len(self.queries)) * len(block)
+        if self.buffers is None or self.buffers[0].numel() < size:
+            self.buffers = (torch.empty(size, device=self.device), torch.empty(size, dtype=torch.bool, device=self.device))
+        for start in range(0, len(self.queries), chunk):
+            rows = slice(start, start + chunk)
+            queries = self.queries[rows]
+            shape = (len(queries), len(block))
+            scores = torch.matmul(queries, documents.T, out=self.buffers[0][:shape[0] * shape[1]].view(shape))
+            entering = self.buffers[1][:shape[0] * shape[1]].view(shape)
+            self.scores[rows], self.ids[rows] = _merge(self.scores[rows], self.ids[rows], scores, entering, offset)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and document indices, each row best first (equal scores: lower index first)."""
-        if self.device is not None:
-            return self.scores.cpu().numpy(), self.ids.cpu().numpy()
-        order = np.argsort(-self.scores, axis=1, kind="stable")
-        return np.take_along_axis(self.scores, order, axis=1), np.take_along_axis(self.ids, order, axis=1)
+        """Scores and document indices, each row best first (equal scores: lower index first;
+        -inf and -1 where fewer documents could be ranked)."""
+        return self.scores.cpu().numpy(), self.ids.cpu().numpy()
 
 
 def search(
@@ -180,8 +164,8 @@ def search(
     doc_ids: list[str],
     top_k: int,
     score_function: str = "cos_sim",
-    chunk_size: int = 4096,
-    device: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    device: str = "cpu",
     block_rows: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Top-k documents per query, with a document whose id equals the query's never returned.
@@ -194,22 +178,27 @@ def search(
         raise SgptEvalError(f"--score-function {score_function}: choose from {', '.join(SCORE_FUNCTIONS)}")
     shards = [doc_vectors] if isinstance(doc_vectors, np.ndarray) else doc_vectors
     top = _RunningTop(_prepare(query_vectors, score_function), min(top_k + 1, len(doc_ids)), chunk_size, device)
-    block_rows = block_rows or block_rows_for(query_vectors.shape[1])
+    block_rows = min(block_rows or block_rows_for(query_vectors.shape[1]), max(1, len(doc_ids)))
     offset = 0
     for block in _blocks(progress_bar(shards, desc="search", unit="shard", hide=len(shards) < 2), score_function, block_rows):
         top.add(block, offset)
         offset += len(block)
     if offset != len(doc_ids):
         raise ValueError(f"{offset} document vectors for {len(doc_ids)} documents")
-    scores, indices = top.result()
-    results: dict[str, dict[str, float]] = {}
+    return _ranking(*top.result(), query_ids, doc_ids, top_k)
+
+
+def _ranking(scores: np.ndarray, indices: np.ndarray, query_ids: list[str], doc_ids: list[str], top_k: int) -> Ranking:
+    """Each query's hits, best first, without the document of its own id and at most k; slots
+    left at -inf (nothing ranked there: too few documents, or broken vectors) are left out."""
+    names = np.asarray(doc_ids, dtype=object)
+    found = (scores > -np.inf).sum(axis=1)  # a prefix of each row: rows are sorted, -inf last
+    results: Ranking = {}
     for row, query_id in enumerate(query_ids):
-        hits: dict[str, float] = {}
-        for score, index_of in zip(scores[row].tolist(), indices[row].tolist()):
-            if len(hits) == top_k or index_of < 0 or score == -np.inf:  # the rest: broken (NaN) vectors
-                break
-            if doc_ids[index_of] != query_id:
-                hits[doc_ids[index_of]] = score
+        hits = dict(zip(names[indices[row, :found[row]]].tolist(), scores[row, :found[row]].tolist()))
+        hits.pop(query_id, None)
+        if len(hits) > top_k:  # one more than k was kept, for the self-hit
+            hits.popitem()
         results[query_id] = hits
     return results
 
@@ -260,6 +249,6 @@ class DenseRetriever:
         with timed(timings, "search"):
             ranking = search(query_vectors.concatenated(), doc_vectors, query_ids, doc_ids, self.top_k,
                              self.score_function, device=self.device)
-        details = {"device": encoder.device, "batch_size": encoder.batch_size, "search_device": self.device or "cpu",
+        details = {"device": encoder.device, "batch_size": encoder.batch_size, "search_device": self.device,
                    "embedding_cache": {"used": self.cache.root is not None, "corpus_shards_reused": reused}}
         return ranking, details

@@ -88,8 +88,7 @@ def test_shards_rank_as_one_flat_index(score_function, top_k):
     assert "d5" not in expected["d5"] and len(expected["d5"]) == min(top_k, 59) and len(expected["q1"]) == min(top_k, 60)
 
 
-@pytest.mark.parametrize("device", [None, "cpu"])  # numpy; torch (the GPU path, here on the CPU)
-def test_equal_scores_rank_the_lower_index_first_in_any_shard_layout(device):
+def test_equal_scores_rank_the_lower_index_first_in_any_shard_layout():
     rng = np.random.default_rng(3)
     distinct = rng.integers(-3, 4, size=(5, 8)).astype("f4")  # small whole numbers: exact scores on every backend
     docs = distinct[rng.integers(0, 5, size=70)]  # each score shared by about 14 documents
@@ -99,7 +98,7 @@ def test_equal_scores_rank_the_lower_index_first_in_any_shard_layout(device):
     for top_k in (1, 10, 14, 30, 69, 70):
         for sizes in ([70], [20, 20, 20, 10], [3, 50, 17]):
             for block_rows in (1, 30):
-                results = search(queries, _shards(docs, sizes), qids, dids, top_k, "dot", chunk_size=4, device=device,
+                results = search(queries, _shards(docs, sizes), qids, dids, top_k, "dot", chunk_size=4,
                                  block_rows=block_rows)
                 for row, qid in enumerate(qids):
                     order = np.lexsort((np.arange(70), -scores[row]))[:top_k]
