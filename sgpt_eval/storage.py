@@ -1,20 +1,26 @@
 """Atomic writes and content hashes: nothing on disk is ever half-written, and every key is
-made one way (`digest` of canonical JSON)."""
+made one way (`digest` of canonical JSON). Text stored compressed (gzip) is written so that the
+same text always gives the same bytes, and read back by its contents, whatever its name."""
 
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from .errors import SgptEvalError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -84,6 +90,41 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_LEVEL = 6  # zlib's default: within 2% of the smallest, twice as fast as 9
+
+
+@contextmanager
+def atomic_gzip(path: str | Path) -> Iterator[IO[str]]:
+    """A text handle whose UTF-8 lines land gzip-compressed in `path`, atomically (`atomic_open`)
+    and deterministically: no file name and no time (mtime 0) in the gzip header, so the same
+    text always gives the same bytes and a rewritten ranking leaves git nothing to store."""
+    with atomic_open(path, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as packed:
+            with io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+                yield text
+
+
+def is_gzip(path: str | Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+
+
+def open_contents(path: str | Path) -> IO[bytes]:
+    """The bytes a file holds, decompressed when it is gzip (told by its first bytes, not its name);
+    read them inside `gzip_checked`."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+@contextmanager
+def gzip_checked(path: str | Path) -> Iterator[None]:
+    """A truncated or corrupt gzip file, met while reading `path`, as one error naming it."""
+    try:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SgptEvalError(f"{path}: a damaged gzip file ({exc}); write it again") from None
+
+
 def write_json(path: str | Path, payload: Any) -> None:
     with atomic_open(path) as handle:
         json.dump(payload, handle, indent=2, sort_keys=False)
@@ -97,10 +138,21 @@ def save_array(path: str | Path, array: np.ndarray) -> None:
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
+        return _sha256(handle, chunk_size)
+
+
+def sha256_contents(path: str | Path) -> str:
+    """sha256 of what a file holds, decompressed when it is gzip: the same ranking has the same
+    hash stored plain or compressed (and at any compression level)."""
+    with gzip_checked(path), open_contents(path) as handle:
+        return _sha256(handle)
+
+
+def _sha256(handle: IO[bytes], chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    while block := handle.read(chunk_size):
+        digest.update(block)
     return digest.hexdigest()
 
 

@@ -16,7 +16,7 @@ _OPTIONS = tuple(name for name in run_fields(FUSION) if name != "inputs")
 def add_commands(commands: argparse._SubParsersAction) -> None:
     fuse = commands.add_parser("fuse", help="fuse two or more rankings (RRF or weighted scores) and score the result")
     fuse.add_argument("inputs", nargs="+", metavar="INPUT",
-                      help="reports (.json, their .trec beside them) or ranking files (TREC or SGPT JSON), two or more")
+                      help="reports (.json, their ranking beside them) or ranking files (TREC or SGPT JSON), two or more")
     fuse.add_argument("--dataset", required=True, help="the BEIR dataset all inputs rank")
     fuse.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
     fuse.add_argument("--output-dir", help="where reports and rankings go (default: ./results)")

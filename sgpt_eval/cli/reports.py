@@ -1,4 +1,4 @@
-"""`sgpt-eval table | compare | regress`: the reporting subcommands, added to the main parser."""
+"""`sgpt-eval table | compare | diff | regress`: the reporting subcommands, added to the main parser."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DEFAULT_TOLERANCE = 0.005  # absolute NDCG@10; re-runs on other hardware or dtyp
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add the table, compare and regress subcommands to `sgpt-eval`'s subparsers."""
+    """Add the table, compare, diff and regress subcommands to `sgpt-eval`'s subparsers."""
     table = commands.add_parser("table", help="the paper's BEIR table from results/, published numbers beside ours")
     _add_results_dir(table)
     table.add_argument("--format", choices=("md", "latex", "csv"), default="md", help="what to print (all three are written)")
@@ -42,6 +42,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--intersect", action="store_true",
                          help="reports over different query sets: compare the queries both have (refused otherwise)")
     _defaults(compare, _compare)
+
+    diff = commands.add_parser("diff", help="why two runs' numbers differ: identity, library versions, "
+                                             "per-query NDCG@10 changes, rank agreement (Kendall's tau, RBO)")
+    diff.add_argument("report_a", type=Path, metavar="A", help="report A (.json), its ranking beside it")
+    diff.add_argument("report_b", type=Path, metavar="B", help="report B, a run of the same dataset")
+    diff.add_argument("--movers", type=int, default=10, help="how many of the largest per-query changes to list")
+    diff.add_argument("--json", action="store_true", help="print the diagnosis as JSON, for programs")
+    _defaults(diff, _diff)
 
     regress = commands.add_parser("regress", help="check measured reports against the pinned baselines")
     regress.add_argument("reports", nargs="*", type=Path, metavar="REPORT",
@@ -142,6 +150,17 @@ def _report_for(results_dir: Path, dataset: str, system: str, flag: str, find_sy
         return find_system(results_dir, dataset, method, model)
     except SgptEvalError as exc:
         raise SgptEvalError(f"{flag} {exc}") from None
+
+
+def _diff(args: argparse.Namespace, cache_dir: Path) -> None:
+    import json
+
+    from ..reports.drift import diff_reports
+
+    if args.movers < 0:
+        raise SgptEvalError(f"--movers {args.movers}: must be 0 or more")
+    drift = diff_reports(args.report_a, args.report_b, args.movers)
+    print(json.dumps(drift.as_dict(), indent=2, ensure_ascii=False) if args.json else drift.summary())
 
 
 def _regress(args: argparse.Namespace, cache_dir: Path) -> None:

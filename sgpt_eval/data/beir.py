@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from ..checks import at_least_one
 from ..errors import SgptEvalError
-from ..storage import sha256_file
+from ..storage import gzip_checked, open_contents, sha256_file
 from .catalogue import dataset_name, default_split
 from .corpus import LONE_SURROGATE, Corpus, CorpusIndex, encodable, stamp
 from .corpus import document_text  # noqa: F401  (where the models have always found it)
@@ -66,15 +66,18 @@ def valid_id(value: str) -> bool:
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """The lines of a UTF-8 file (a leading byte-order mark dropped), numbered, read one at a time;
-    bytes that are not UTF-8 are an error naming their line."""
-    for number, _, line in _lines_at(path):
-        yield number, line
+    bytes that are not UTF-8 are an error naming their line. A gzip file is read decompressed
+    (rankings are stored so); a damaged one is an error naming it."""
+    with gzip_checked(path):
+        for number, _, line in _lines_at(path, decompress=True):
+            yield number, line
 
 
-def _lines_at(path: Path) -> Iterator[tuple[int, int, str]]:
-    """`text_lines`, each with the byte offset where its text begins (after the byte-order mark)."""
+def _lines_at(path: Path, decompress: bool = False) -> Iterator[tuple[int, int, str]]:
+    """`text_lines`, each with the byte offset where its text begins (after the byte-order mark):
+    offsets into the file as stored (a corpus is read again by them), unless `decompress`."""
     offset = 0
-    with open(path, "rb") as handle:
+    with open_contents(path) if decompress else open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             start, offset = offset, offset + len(raw)
             if number == 1 and raw.startswith(codecs.BOM_UTF8):

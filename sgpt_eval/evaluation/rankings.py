@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SgptEvalError
-from ..reports.schema import read_json, read_report
+from ..reports.schema import ranking_beside, read_json, read_report
 from ..retrieval.fusion import REMEDY
 from ..retrieval.ranking import FIRST_STAGE_REMEDY, RankingFile
 
@@ -41,9 +41,5 @@ def ranking_of(path: Path, dataset: str, split: str, remedy: str) -> RankingFile
     if (identity.dataset, identity.split) != (dataset, split):
         raise SgptEvalError(f"{path}: a ranking of {identity.dataset} ({identity.split} split), "
                             f"not of {dataset} ({split} split); {remedy}")
-    ranking = path.parent / (report.ranking_file or "")
-    if not report.ranking_file or not ranking.is_file():
-        raise SgptEvalError(f"{path}: its ranking file {report.ranking_file or ''} is not beside it; "
-                            "run that evaluation again to write it")
-    return RankingFile.of(ranking, {"digest": identity.digest(), "method": identity.method,
-                                    "model": identity.system, "dataset": dataset, "split": split})
+    return RankingFile.of(ranking_beside(path, report), {"digest": identity.digest(), "method": identity.method,
+                                                         "model": identity.system, "dataset": dataset, "split": split})

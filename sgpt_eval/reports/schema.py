@@ -5,7 +5,8 @@ hashes of the data files read, the method, the model's resolved settings (revisi
 and the run's settings (depth, score function, first stage, query subset). Two evaluations
 share a report file only when they share an identity: the file name is a readable label plus
 a digest of it, `results/<benchmark>/<dataset>/<method>/<label>.<digest>.json`, with the
-ranking beside it as a TREC file. How a run was made without changing its numbers (device,
+ranking beside it as a gzip-compressed TREC file (`<label>.<digest>.trec.gz`, named in the
+report's `ranking_file`; a plain `.trec` named there is read as well). How a run was made without changing its numbers (device,
 batch size, caches, timings, versions, the harness's git commit, the data folder) is recorded
 too, but is not part of the identity.
 """
@@ -46,6 +47,7 @@ _PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "bei
 # The libraries whose release alone can move a score (kernels, tokenization, search, BM25, metrics).
 NUMERIC_PACKAGES = ("torch", "transformers", "faiss-cpu", "faiss-gpu", "bm25s", "pytrec-eval-terrier")
 _GIT_TIMEOUT_S = 10
+RANKING_SUFFIX = ".trec.gz"  # a report's ranking: TREC, gzip-compressed (a sixth of the bytes)
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,11 @@ def new_report(identity: Identity, main_metric: str, metrics: dict[str, float], 
 
 
 def write_report(report: Report, results_dir: Path, ranking: Ranking | None = None) -> Path:
-    """Write the ranking (TREC) first and the report last, each atomically: a report means a finished
-    run, and a ranking whose report could not be written (a full disk) is removed, not left orphaned."""
+    """Write the ranking (gzip TREC) first and the report last, each atomically: a report means a
+    finished run, and a ranking whose report could not be written (a full disk) is removed, not left
+    orphaned."""
     path = report.path(results_dir)
-    ranking_path = path.parent / f"{report.file_stem()}.trec"
+    ranking_path = path.parent / f"{report.file_stem()}{RANKING_SUFFIX}"
     if ranking is not None:
         write_trec(ranking_path, ranking, tag=f"{report.identity.method}-{report.file_stem()}")
         report.ranking_file = ranking_path.name
@@ -201,6 +204,16 @@ def read_report(path: Path) -> Report:
     if identity.benchmark not in BENCHMARKS or not _finite(report.metrics.get(report.main_metric)):
         raise SgptEvalError(f"{path}: no finite {report.main_metric} for benchmark {identity.benchmark}; run it again")
     return report
+
+
+def ranking_beside(path: Path, report: Report) -> Path:
+    """The ranking file that the report read from `path` names, beside it; an error naming both
+    when there is none (a USEB report, or a ranking not copied with its report)."""
+    ranking = path.parent / (report.ranking_file or "")
+    if not report.ranking_file or not ranking.is_file():
+        raise SgptEvalError(f"{path}: its ranking file {report.ranking_file or ''} is not beside it; "
+                            "run that evaluation again to write it")
+    return ranking
 
 
 def read_json(path: Path) -> dict:

@@ -1,5 +1,6 @@
 """Bad input ends in one line on stderr, exit code 2, and no report."""
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_end_to_end_writes_report_and_run(capsys, toy, tiny_gpt_neo):
     report = json.loads(report_path.read_text())
     assert report["identity"]["model"]["specb"] is True and report["details"]["embedding_cache"]["corpus_shards_reused"] == 0
     assert 0.0 <= report["metrics"]["NDCG@10"] <= 1.0 and set(report["per_query"]["NDCG@10"]) == {"q1", "q2", "q3"}
-    run_lines = (report_path.parent / report["ranking_file"]).read_text().splitlines()
+    run_lines = gzip.decompress((report_path.parent / report["ranking_file"]).read_bytes()).decode().splitlines()
     assert len(run_lines) == 6 and not any(line.startswith("q2 Q0 q2 ") for line in run_lines)
     assert main(argv) == 0  # the second run takes every shard from the cache
     assert json.loads(report_path.read_text())["details"]["embedding_cache"]["corpus_shards_reused"] == 1

@@ -177,7 +177,7 @@ def test_a_lone_surrogate_is_read_as_the_replacement_character_for_every_method(
     assert main(argv) == 0
     [replaced] = (tmp_path / "out").rglob("*.json")
     assert json.loads(surrogates.read_text())["metrics"] == json.loads(replaced.read_text())["metrics"]
-    assert read_trec(surrogates.with_suffix(".trec")) == read_trec(replaced.with_suffix(".trec"))
+    assert read_trec(surrogates.with_suffix(".trec.gz")) == read_trec(replaced.with_suffix(".trec.gz"))
 
 
 def test_a_bad_dataset_in_the_third_run_stops_the_batch_before_the_first_model_loads(capsys, tmp_path, monkeypatch,

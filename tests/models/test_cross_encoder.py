@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gzip
 import json
 import logging
 import random
@@ -307,7 +308,7 @@ def test_rerank_run_with_bm25_and_with_an_imported_run(tiny_gpt_neo, tmp_path, c
     report = json.loads(path.read_text())
     assert report["identity"]["settings"]["first_stage"]["kind"] == "ranking_file" and report["details"]["pairs"] == 2
     assert "dropped 2 queries" in caplog.text and "2 entries naming documents" in caplog.text
-    run_lines = (path.parent / report["ranking_file"]).read_text().splitlines()
+    run_lines = gzip.decompress((path.parent / report["ranking_file"]).read_bytes()).decode().splitlines()
     assert sorted(line.split()[2] for line in run_lines) == ["d0", "d1"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -138,7 +139,8 @@ def test_bm25_run_writes_report_and_run_file(tmp_path):
     assert identity["settings"]["max_queries"] == 2 and identity["settings"]["bm25"]["k1"] == 1.5
     assert report["metrics"]["NDCG@10"] == pytest.approx(1.0)
     assert set(report["per_query"]["NDCG@10"]) == {"q1", "q2"}
-    assert (report_path.parent / report["ranking_file"]).read_text().startswith("q2 Q0 d2 1 ")
+    ranking = report_path.parent / report["ranking_file"]
+    assert ranking.name.endswith(".trec.gz") and gzip.decompress(ranking.read_bytes()).startswith(b"q2 Q0 d2 1 ")
 
 
 @pytest.mark.integration

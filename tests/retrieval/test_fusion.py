@@ -97,7 +97,7 @@ def test_fuse_two_bm25_configurations_end_to_end(toy, capsys):
                                                                                      "top_k": 1000}
     assert base_label(identity) == "RRF(BM25, BM25)"
     ranking = read_trec(path.parent / report.ranking_file)
-    by_hand = rrf([read_trec(first.with_suffix(".trec")), read_trec(second.with_suffix(".trec"))], 60, 1000)
+    by_hand = rrf([read_trec(first.with_suffix(".trec.gz")), read_trec(second.with_suffix(".trec.gz"))], 60, 1000)
     assert ranking.keys() == by_hand.keys()
     assert all(ranking[q] == pytest.approx(by_hand[q], abs=1e-6) for q in by_hand)
     assert "q2" not in ranking["q2"]
@@ -166,9 +166,9 @@ def test_missing_inputs_are_refused(toy, capsys):
     assert _error(capsys) == (f"sgpt-eval: error: {elsewhere}: nothing in it matches the dataset (no entry pairs one "
                               "of the 3 judged queries evaluated with a corpus document); fuse rankings of the "
                               "dataset and split being evaluated (--dataset, --split)")
-    report.with_suffix(".trec").unlink()
+    report.with_suffix(".trec.gz").unlink()
     assert _fuse(toy, str(report), str(report)) == 2
-    assert _error(capsys) == (f"sgpt-eval: error: {report}: its ranking file {report.stem}.trec is not beside it; "
+    assert _error(capsys) == (f"sgpt-eval: error: {report}: its ranking file {report.stem}.trec.gz is not beside it; "
                               "run that evaluation again to write it")
     assert not (toy / "out").exists()
 

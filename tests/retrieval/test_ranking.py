@@ -3,6 +3,7 @@ entries the dataset does not know."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 
@@ -19,6 +20,32 @@ def test_trec_round_trip(tmp_path):
     write_trec(path, RUN, tag="bm25 run")
     assert path.read_text().splitlines()[0] == "q1 Q0 d1 1 2.500000 bm25_run"
     assert read_run(path) == RUN
+
+
+def test_a_gz_ranking_is_written_compressed_the_same_bytes_each_time_and_read_like_a_plain_one(tmp_path):
+    path = tmp_path / "bm25.trec.gz"
+    write_trec(path, RUN, tag="bm25 run")
+    first = path.read_bytes()
+    header = first[:10]
+    assert header[:2] == b"\x1f\x8b" and header[4:8] == bytes(4)  # gzip, mtime 0
+    assert not first[3] & 0x08  # FNAME unset: no file name stored
+    assert gzip.decompress(first).decode().splitlines()[0] == "q1 Q0 d1 1 2.500000 bm25_run"
+    write_trec(tmp_path / "elsewhere.trec.gz", RUN, tag="bm25 run")
+    write_trec(path, RUN, tag="bm25 run")
+    assert path.read_bytes() == first == (tmp_path / "elsewhere.trec.gz").read_bytes()
+    assert read_run(path) == RUN and sorted(p.name for p in tmp_path.iterdir()) == ["bm25.trec.gz", "elsewhere.trec.gz"]
+    json_gz = tmp_path / "scifact.json.gz"
+    json_gz.write_bytes(gzip.compress(json.dumps(RUN).encode()))
+    assert read_run(json_gz) == RUN
+
+
+def test_a_damaged_gz_ranking_is_one_error_naming_it(tmp_path):
+    path = tmp_path / "run.trec.gz"
+    write_trec(path, RUN, tag="t")
+    path.write_bytes(path.read_bytes()[:-12])  # cut short: no end-of-stream
+    with pytest.raises(SgptEvalError) as caught:
+        read_run(path)
+    assert str(caught.value).startswith(f"{path}: a damaged gzip file (") and str(caught.value).endswith("write it again")
 
 
 def test_sgpt_json_results(tmp_path):
