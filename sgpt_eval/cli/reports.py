@@ -1,4 +1,4 @@
-"""`sgpt-eval table | compare | diff | regress`: the reporting subcommands, added to the main parser."""
+"""`sgpt-eval table | compare | diff | regress | annotate`: the reporting subcommands, added to the main parser."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import folders
 from ..errors import SgptEvalError
 from .options import add_verbosity
 
@@ -25,6 +26,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     table.add_argument("--published", action="append", default=[],
                        help="also show this published column, e.g. 'SGPT-5.8B-weightedmean-msmarco-specb-bitfit' (repeatable)")
     table.add_argument("--output-dir", type=Path, help="where the .md/.tex/.csv files go (default: RESULTS_DIR/tables)")
+    table.add_argument("--baseline", metavar="NAME",
+                       help="a column of ours, e.g. BM25: every other column of ours is tested against it dataset by "
+                            "dataset (paired randomization test, Holm-corrected), and cells it cannot be told apart from "
+                            "are marked ≈")
     table.add_argument("--paper-table", choices=("be", "ce", "useb"),
                        help="one of the SGPT paper's tables: be (BEIR bi-encoders and BM25, the paper's BM25 and SGPT-BE "
                             "columns beside), ce (BM25 and its re-rankers, with the 18- and 11-dataset averages), "
@@ -33,12 +38,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     compare = commands.add_parser("compare", help="per-query NDCG@10 differences and paired significance tests")
     compare.add_argument("reports", nargs="*", type=Path, metavar="REPORT", help="two report files: A and B")
-    compare.add_argument("--dataset", help="with --a/--b: the dataset whose reports to compare")
+    compare.add_argument("--dataset", action="append", default=[],
+                         help="with --a/--b: the dataset whose reports to compare (repeatable: each is compared, "
+                              "and the p-values are Holm-corrected over them)")
     compare.add_argument("--a", help="METHOD:MODEL of system A, e.g. dense:all-MiniLM-L6-v2")
     compare.add_argument("--b", help="METHOD:MODEL of system B, e.g. bm25:bm25s")
     _add_results_dir(compare)
     compare.add_argument("--permutations", type=int, default=10_000, help="sign flips of the randomization test")
-    compare.add_argument("--seed", type=int, default=0, help="seed of the randomization test")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the randomization test and the bootstrap")
+    compare.add_argument("--resamples", type=int, default=10_000,
+                         help="bootstrap resamples of the interval of A - B")
     compare.add_argument("--intersect", action="store_true",
                          help="reports over different query sets: compare the queries both have (refused otherwise)")
     _defaults(compare, _compare)
@@ -61,6 +70,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     regress.add_argument("--metric", help="the metric --record pins (default: NDCG@10; a USEB report's main metric)")
     _defaults(regress, _regress)
 
+    annotate = commands.add_parser(
+        "annotate", help="add judged@10 and the optimistic NDCG@10 bound to BEIR reports that lack them, from their "
+                         "ranking files and the qrels (nothing is measured again; reports that have them are left alone)")
+    _add_results_dir(annotate)
+    annotate.add_argument("--data-dir", help=f"folder of BEIR datasets (default: ${folders.BEIR_DIR_ENV} or ./datasets)")
+    _defaults(annotate, _annotate)
+
 
 def _add_results_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
@@ -79,20 +95,20 @@ def _table(args: argparse.Namespace, cache_dir: Path) -> None:
         _useb_table(args, output_dir)
         return
     print(write_beir_table(args.results_dir, output_dir, args.paper_table, args.format, args.published_csv,
-                           args.dataset, args.published), end="")
+                           args.dataset, args.published, args.baseline), end="")
 
 
 def write_beir_table(results_dir: Path, output_dir: Path, paper_table: str | None = None, fmt: str = "md",
                      published_csv: Path | None = None, datasets: Sequence[str] = (),
-                     published: Sequence[str] = ()) -> str:
+                     published: Sequence[str] = (), baseline: str | None = None) -> str:
     """A BEIR table (the paper's `be` or `ce`, or every system) written in every format under
     `output_dir`; returned in `fmt`."""
     from ..reports.tables import build_paper_table, build_table, render, write_tables
 
     if paper_table:
-        table = build_paper_table(results_dir, paper_table, published_csv, datasets, published)
+        table = build_paper_table(results_dir, paper_table, published_csv, datasets, published, baseline)
     else:
-        table = build_table(results_dir, published_csv, datasets, published)
+        table = build_table(results_dir, published_csv, datasets, published, baseline=baseline)
     stem = "-".join(["beir_ndcg10", *([paper_table] if paper_table else []), *sorted(set(datasets))])
     for path in write_tables(table, output_dir, stem):
         log.info("wrote %s", path)
@@ -101,7 +117,7 @@ def write_beir_table(results_dir: Path, output_dir: Path, paper_table: str | Non
 
 def _useb_table(args: argparse.Namespace, output_dir: Path) -> None:
     refused = {"--format": args.format != "md", "--dataset": args.dataset, "--published-csv": args.published_csv,
-               "--published": args.published}
+               "--published": args.published, "--baseline": args.baseline}
     given = [flag for flag, value in refused.items() if value]
     if given:
         raise SgptEvalError(f"--paper-table useb: leave out {', '.join(given)} (BEIR table options); "
@@ -123,23 +139,27 @@ def write_useb_table(results_dir: Path, output_dir: Path) -> str:
 
 
 def _compare(args: argparse.Namespace, cache_dir: Path) -> None:
-    from ..reports.compare import compare_reports, find_system
+    from ..reports.compare import compare_reports, find_system, holm_summary
 
     if args.reports and (args.a or args.b):
         raise SgptEvalError("compare: give either two REPORT files or --dataset with --a and --b, not both")
     if args.reports:
         if len(args.reports) != 2:
             raise SgptEvalError(f"compare: expected two REPORT files, got {len(args.reports)}")
-        path_a, path_b = args.reports
+        pairs = [tuple(args.reports)]
     else:
         if not (args.dataset and args.a and args.b):
             raise SgptEvalError("compare: give two REPORT files, or --dataset, --a METHOD:MODEL and --b METHOD:MODEL")
-        path_a, path_b = (_report_for(args.results_dir, args.dataset, system, flag, find_system)
-                          for system, flag in ((args.a, "--a"), (args.b, "--b")))
-    if args.permutations < 1:
-        raise SgptEvalError(f"--permutations {args.permutations}: must be at least 1")
-    print(compare_reports(path_a, path_b, permutations=args.permutations, seed=args.seed,
-                          intersect=args.intersect).summary())
+        pairs = [tuple(_report_for(args.results_dir, dataset, system, flag, find_system)
+                       for system, flag in ((args.a, "--a"), (args.b, "--b"))) for dataset in args.dataset]
+    for flag, value in (("--permutations", args.permutations), ("--resamples", args.resamples)):
+        if value < 1:
+            raise SgptEvalError(f"{flag} {value}: must be at least 1")
+    comparisons = [compare_reports(path_a, path_b, permutations=args.permutations, seed=args.seed,
+                                   intersect=args.intersect, resamples=args.resamples) for path_a, path_b in pairs]
+    print("\n".join(comparison.summary() for comparison in comparisons))
+    if len(comparisons) > 1:
+        print(holm_summary(comparisons))
 
 
 def _report_for(results_dir: Path, dataset: str, system: str, flag: str, find_system) -> Path:
@@ -178,3 +198,14 @@ def _regress(args: argparse.Namespace, cache_dir: Path) -> None:
     if failures:
         raise SgptEvalError(f"regress: {len(failures)} baseline(s) in {baselines_dir} not met; see the FAIL lines above")
     print(f"regress: every baseline in {baselines_dir} is met")
+
+
+def _annotate(args: argparse.Namespace, cache_dir: Path) -> None:
+    from ..evaluation.annotate import annotate_all
+
+    outcomes = annotate_all(args.results_dir, folders.beir_dir(args.data_dir))
+    for outcome in outcomes:
+        print(outcome.line())
+    failed = sum(outcome.problem != "" for outcome in outcomes)
+    if failed:
+        raise SgptEvalError(f"annotate: {failed} report(s) could not be annotated; see the lines above")

@@ -206,7 +206,9 @@ def _execute(prepared: Prepared, results_dir: Path, datasets: Datasets, found: P
     if not ranking:
         raise SgptEvalError(f"{spec.dataset} {spec.method}: the ranking is empty; nothing to score")
     scores = metrics.evaluate(dataset.qrels, ranking)
-    per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking)}
+    judged_means, judged = metrics.judgement(dataset.qrels, ranking)
+    scores.update(judged_means)
+    per_query = {MAIN_METRIC: metrics.per_query_ndcg(dataset.qrels, ranking), **judged}
     report = new_report(identity, MAIN_METRIC, scores, per_query, {**details, "queries": len(dataset.queries)}, timings,
                         prepared.data_dir)
     path = write_report(report, results_dir, ranking)

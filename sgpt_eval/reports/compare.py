@@ -1,7 +1,8 @@
 """Per-query comparison of two runs on one dataset, with paired significance tests.
 
 A mean NDCG@10 gap says little on a few hundred queries; the paired tests say whether it
-is larger than the query-to-query noise. Two reports over different query sets are refused:
+is larger than the query-to-query noise, and the paired bootstrap interval how large it could
+be. Compared on several datasets at once, the randomization p-values are Holm-corrected. Two reports over different query sets are refused:
 their means are over different queries, and a query one lacks has no score to pair. Asked to
 (`intersect`), only the queries both have are compared.
 """
@@ -18,6 +19,7 @@ from scipy import stats
 from ..errors import SgptEvalError
 from .schema import Report, find_reports, read_report, warn_version_differences
 from .systems import base_label
+from .uncertainty import RESAMPLES, Interval, holm, paired_interval
 
 TIE = 1e-9  # per-query scores are stored with 6 decimals; closer than this is the same score
 PERMUTATION_CHUNK = 1000  # sign-flip rows drawn at once: bounded memory on large query sets
@@ -43,12 +45,16 @@ class Comparison:
     randomization_pvalue: float
     permutations: int
     seed: int
+    difference_interval: Interval  # 95% paired bootstrap interval of mean(A - B)
+    resamples: int
 
     def summary(self) -> str:
         """A few lines a person reads: who wins, by how much, and whether it is likely noise."""
         lines = [
             f"{self.dataset} {self.metric}: A = {self.name_a}, B = {self.name_b}",
             f"  mean A {self.mean_a:.4f}  mean B {self.mean_b:.4f}  A - B {self.mean_difference:+.4f} over {self.queries} queries",
+            f"  A - B 95% interval {self.difference_interval.text(4)} (paired bootstrap, {self.resamples} resamples of "
+            f"the queries, seed {self.seed})",
             f"  A better on {self.wins}, B better on {self.losses}, tied on {self.ties}",
             f"  paired t-test p = {_p(self.t_pvalue)}; paired randomization test p = {_p(self.randomization_pvalue)} "
             f"({self.permutations} sign flips, seed {self.seed})",
@@ -112,7 +118,7 @@ def randomization_pvalue(a: np.ndarray, b: np.ndarray, permutations: int = 10_00
 def compare_scores(
     a: dict[str, float], b: dict[str, float], *, dataset: str = "", metric: str = "NDCG@10",
     name_a: str = "A", name_b: str = "B", permutations: int = 10_000, seed: int = 0, intersect: bool = False,
-    where: tuple[str, str] = ("A", "B"),
+    where: tuple[str, str] = ("A", "B"), resamples: int = RESAMPLES,
 ) -> Comparison:
     """Compare two per-query score dictionaries (query id -> score) over the same queries, or
     over the queries both have with `intersect`; `where` names the two in an error."""
@@ -130,11 +136,12 @@ def compare_scores(
         t_pvalue=t_test_pvalue(scores_a, scores_b),
         randomization_pvalue=randomization_pvalue(scores_a, scores_b, permutations, seed),
         permutations=permutations, seed=seed,
+        difference_interval=paired_interval(scores_a, scores_b, resamples, seed=seed), resamples=resamples,
     )
 
 
 def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permutations: int = 10_000,
-                    seed: int = 0, intersect: bool = False) -> Comparison:
+                    seed: int = 0, intersect: bool = False, resamples: int = RESAMPLES) -> Comparison:
     """Compare two run reports of the same dataset and split query by query (over the queries
     both have, with `intersect`)."""
     report_a, report_b = read_report(path_a), read_report(path_b)
@@ -147,8 +154,18 @@ def compare_reports(path_a: Path, path_b: Path, metric: str = "NDCG@10", permuta
         per_query(report_a, metric, path_a), per_query(report_b, metric, path_b),
         dataset=report_a.identity.dataset, metric=metric, name_a=base_label(report_a.identity),
         name_b=base_label(report_b.identity), permutations=permutations, seed=seed, intersect=intersect,
-        where=(str(path_a), str(path_b)),
+        where=(str(path_a), str(path_b)), resamples=resamples,
     )
+
+
+def holm_summary(comparisons: list[Comparison]) -> str:
+    """The randomization p-values of comparisons on several datasets, Holm-corrected together: the
+    chance that any "A differs from B" among them is noise stays at the level read."""
+    adjusted = holm([comparison.randomization_pvalue for comparison in comparisons])
+    lines = [f"Holm-corrected randomization p over {len(comparisons)} datasets:"]
+    lines += [f"  {comparison.dataset}: p = {_p(comparison.randomization_pvalue)}, corrected {_p(corrected)}"
+              for comparison, corrected in zip(comparisons, adjusted)]
+    return "\n".join(lines)
 
 
 def per_query(report: Report, metric: str, path: Path) -> dict[str, float]:

@@ -48,6 +48,12 @@ _PACKAGES = ("sgpt-eval", "torch", "transformers", "sentence-transformers", "bei
 NUMERIC_PACKAGES = ("torch", "transformers", "faiss-cpu", "faiss-gpu", "bm25s", "pytrec-eval-terrier")
 _GIT_TIMEOUT_S = 10
 RANKING_SUFFIX = ".trec.gz"  # a report's ranking: TREC, gzip-compressed (a sixth of the bytes)
+# What the judgements see of a BEIR run's top 10, per query in `per_query` and as run means in
+# `metrics`. Reports written before them lack both (`sgpt-eval annotate` adds them from the ranking
+# file and the qrels); readers treat them as optional.
+JUDGED = "Judged@10"
+OPTIMISTIC_NDCG = "OptimisticNDCG@10"
+JUDGEMENT_METRICS = (JUDGED, OPTIMISTIC_NDCG)
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Report:
     identity: Identity
     main_metric: str
     metrics: dict[str, float]
-    per_query: dict[str, dict[str, float]]  # metric -> query id -> score (BEIR: NDCG@10)
+    per_query: dict[str, dict[str, float]]  # metric -> query id -> score (BEIR: NDCG@10, and JUDGEMENT_METRICS)
     details: dict  # how it ran: device, batch size, caches, counts
     timings_s: dict[str, float]
     versions: dict[str, str] = field(default_factory=dict)

@@ -24,8 +24,10 @@ from ..data.catalogue import label as dataset_label
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..storage import atomic_open
-from .schema import find_reports, warn_version_differences
+from .schema import JUDGED, JUDGEMENT_METRICS, OPTIMISTIC_NDCG, find_reports, warn_version_differences
 from .systems import labels
+from .table_stats import LEVEL, NO_PER_QUERY, PERMUTATIONS, CellStats, cell_stats
+from .uncertainty import RESAMPLES
 
 METRIC = "NDCG@10"
 _FORUMS = tuple(expand("cqadupstack"))
@@ -40,18 +42,21 @@ PUBLISHED_CE = {"SGPT-CE-GPT-Neo-125M": "SGPT-CE GPT-Neo-125M", "SGPT-CE-GPT-Neo
                 "SGPT-CE-GPT-Neo-2.7B": "SGPT-CE GPT-Neo-2.7B", "SGPT-CE-GPT-J-6B": "SGPT-CE GPT-J-6.1B"}
 AVERAGE_11_LABEL = "Average (11 datasets)"
 MISSING = "–"
+SAME = "≈"  # a cell that cannot be told apart from the baseline's
+NOT_ANNOTATED = "n/a"  # a cell whose report has no judged@10
 PUBLISHED_COLUMNS = ("dataset", "model", "ndcg@10", "source")
 # The published numbers with their sources, shipped inside the package so that an installed copy has them.
 PUBLISHED_CSV = resources.files(__package__) / "published" / "beir_ndcg10.csv"
 TABLE_FORMATS = {"md": "md", "latex": "tex", "csv": "csv"}
 REPORT_COLUMNS = ("dataset", "method", "model", "split", "system", "parameters", "max_queries", "evaluation_split", "path",
-                  "versions")
+                  "versions", "per_query")
 
 
 def load_reports(results_dir: Path) -> pd.DataFrame:
     """One row per BEIR report: dataset, method, model, split, system (its column label),
     parameters, max_queries (set for runs on the first N queries only), whether the split is the
-    dataset's evaluation split, path, the package versions it was made with and every metric."""
+    dataset's evaluation split, path, the package versions it was made with, its per-query NDCG@10
+    (None where it has none) and every metric."""
     found = find_reports(results_dir, "beir")
     identities = [report.identity for _, report in found]
     rows = []
@@ -63,9 +68,12 @@ def load_reports(results_dir: Path) -> pd.DataFrame:
             "split": identity.split, "system": system, "parameters": preset.parameters if preset else math.nan,
             "max_queries": identity.settings.get("max_queries") or math.nan,
             "evaluation_split": identity.split == default_split(identity.dataset),
-            "path": str(path), "versions": report.versions, **report.metrics,
+            "path": str(path), "versions": report.versions, "per_query": report.per_query.get(METRIC) or None,
+            **report.metrics,
         })
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*REPORT_COLUMNS, METRIC])
+    for name in JUDGEMENT_METRICS:
+        frame[name] = frame[name] if name in frame else math.nan
     _check_unique(frame)
     return frame
 
@@ -169,11 +177,12 @@ PAPER_TABLES = {
 
 
 def build_paper_table(results_dir: Path, name: str, published_csv: Path | None = None,
-                      datasets: Sequence[str] = (), extra_published: Iterable[str] = ()) -> pd.DataFrame:
+                      datasets: Sequence[str] = (), extra_published: Iterable[str] = (), baseline: str | None = None,
+                      resamples: int = RESAMPLES) -> pd.DataFrame:
     """The paper's table `name` ("be" or "ce"; see PAPER_TABLES), built as `build_table` builds any."""
     paper = PAPER_TABLES[name]
     table = build_table(results_dir, published_csv, datasets, [*paper.published, *extra_published],
-                        methods=paper.methods, averages_over=paper.averages)
+                        methods=paper.methods, averages_over=paper.averages, baseline=baseline, resamples=resamples)
     table.attrs["notes"] = [f"{paper.title}. {paper.note}", *table.attrs["notes"]]
     return table
 
@@ -185,6 +194,8 @@ def build_table(
     extra_published: Iterable[str] = (),
     methods: Sequence[str] = (),
     averages_over: Mapping[str, Sequence[str]] | None = None,
+    baseline: str | None = None,
+    resamples: int = RESAMPLES,
 ) -> pd.DataFrame:
     """The paper-layout table of NDCG@10: our systems, their published numbers and the differences.
 
@@ -192,7 +203,10 @@ def build_table(
     keeps only those rows (and averages over them); `extra_published` adds published-only
     columns such as the paper's BM25 or SGPT-5.8B; `methods` keeps only those methods' reports;
     `averages_over` adds a row per label, the mean over those datasets in each column that has all of
-    them (missing otherwise). Notes for the reader are in `table.attrs["notes"]`.
+    them (missing otherwise); `baseline`, one of our columns, is tested against every other column of
+    ours, dataset by dataset. Notes for the reader are in `table.attrs["notes"]`; each cell of ours
+    has its interval, test and judged@10 in `table.attrs["cells"]` (a `CellStats`), with
+    `resamples` bootstrap resamples.
     """
     results_dir = Path(results_dir)
     reports = load_reports(results_dir)
@@ -208,6 +222,7 @@ def build_table(
     if reports.empty:
         notes.append(f"No run reports under {results_dir}{' for ' + ', '.join(datasets) if datasets else ''}.")
     warn_version_differences(reports["versions"], f"the reports in this table ({results_dir})")
+    reports = reports.assign(row=reports["dataset"].map(table_row))
     ours = system_scores(reports)
     notes += _partial_cqadupstack(reports)
     notes += [f"{system}: first {max_queries:g} queries only; not set against published numbers."
@@ -222,19 +237,44 @@ def build_table(
     values = values.reindex(rows).dropna(how="all")
     subset = [name for name in BEIR_18 if name in ours.index and ours.loc[name].notna().all()]
     averages = {AVERAGE_18_LABEL: _average_18(values, published)}
+    made_of = {dataset_label(name): [name] for name in values.index} | {AVERAGE_18_LABEL: BEIR_18}
     for label, names in (averages_over or {}).items():
         averages[label] = values.reindex(names).mean(skipna=False)
+        made_of[label] = names
         notes.append(f"{label}: over {', '.join(map(dataset_label, names))}; shown only where a column has all of them.")
     if subset and len(subset) < len(BEIR_18):
         label = f"Average ({len(subset)} of 18 datasets run)"
         averages[label] = values.reindex(subset).mean(skipna=False)
+        made_of[label] = subset
         notes.append(f"{label}: over {', '.join(map(dataset_label, subset))} -- the datasets every system here was run on.")
     table = pd.concat([values.rename(index=dataset_label), pd.DataFrame(averages).T]).dropna(how="all")
     for system, reference, difference in pairs:
         table.insert(table.columns.get_loc(reference) + 1, difference, table[system] - table[reference])
     table.index.name = "dataset"
-    table.attrs["notes"] = notes
+    judgements = {name: system_scores(reports, name) for name in JUDGEMENT_METRICS}
+    cells = cell_stats(reports, list(ours.columns), {label: made_of[label] for label in table.index}, judgements,
+                       averages, baseline, resamples)
+    table.attrs["notes"] = notes + _stats_notes(cells, resamples)
+    table.attrs["cells"] = cells
     return table
+
+
+def _stats_notes(cells: CellStats, resamples: int) -> list[str]:
+    """How to read the intervals, the baseline marks and the judged@10 table."""
+    notes = [f"[low, high]: 95% percentile bootstrap interval of a cell of ours ({resamples:,} resamples of its queries, "
+             "seed 0; an average's resamples queries within each of its datasets). "
+             f"({NO_PER_QUERY}): the report holds no per-query scores, so the cell has no interval and no test."]
+    if cells.baseline is not None:
+        corrected = ", ".join(f"{system} over {count}" for system, count in cells.tested.items()) or "none tested"
+        notes.append(f"Baseline: {cells.baseline}. {SAME} marks a cell that cannot be told apart from the baseline's on "
+                     f"that dataset (paired randomization test, {PERMUTATIONS:,} sign flips, Holm-corrected over the "
+                     f"datasets of its column, p >= {LEVEL}); an unmarked tested cell differs. Datasets per column: "
+                     f"{corrected}.")
+    notes.append("Judged@10: share of the top 10 (self-hits dropped) that the qrels judge; NDCG@10 bound: NDCG@10 with "
+                 "every unjudged document of the top 10 counted relevant (grade 1). Where the bound is far above "
+                 "NDCG@10 the judgements cannot settle the cell, and a comparison within that gap could flip. "
+                 f"{NOT_ANNOTATED}: the report predates judged@10 (`sgpt-eval annotate` adds it).")
+    return notes
 
 
 def _check_datasets(datasets: Sequence[str], reports: pd.DataFrame, results_dir: Path) -> None:
@@ -293,42 +333,90 @@ def _partial_cqadupstack(reports: pd.DataFrame) -> list[str]:
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:
-    """The table as Markdown ("md"), LaTeX ("latex", booktabs) or CSV ("csv", missing cells empty)."""
+    """The table as Markdown ("md"), LaTeX ("latex", booktabs) or CSV ("csv", missing cells empty), each
+    with what `table.attrs["cells"]` holds: Markdown and LaTeX give our cells their intervals and
+    baseline marks and add a second table of Judged@10 and the NDCG@10 bound; the CSV has them as
+    columns beside each of ours."""
+    cells: CellStats = table.attrs["cells"]
     if fmt == "csv":
-        return table.to_csv(float_format="%.5f", na_rep="")
+        return _with_stats(table, cells).to_csv(float_format="%.5f", na_rep="")
     if fmt not in TABLE_FORMATS:
         raise SgptEvalError(f"--format {fmt}: choose from {', '.join(TABLE_FORMATS)}")
-    cells = [[_cell(column, value) for column, value in row.items()] for _, row in table.iterrows()]
-    return (_markdown if fmt == "md" else _latex)(table, cells)
+    write = _markdown if fmt == "md" else _latex
+    main = [[_cell(column, value, cells, label) for column, value in row.items()] for label, row in table.iterrows()]
+    judged = _judged_table(table, cells)
+    sections = [write(table.index.name, list(table.columns), list(table.index), main)]
+    if not judged.empty:
+        sections.append(write(f"{table.index.name} (Judged@10 / NDCG@10 bound)", list(judged.columns),
+                              list(judged.index), judged.values.tolist()))
+    notes = table.attrs.get("notes", [])
+    return "\n".join(sections) + "\n" + "\n".join(f"- {note}" if fmt == "md" else f"% {note}" for note in notes) + "\n"
 
 
-def _cell(column: str, value: float) -> str:
+def _cell(column: str, value: float, cells: CellStats, label: str) -> str:
     if pd.isna(value):
         return MISSING
-    return f"{value:+.4f}" if column.startswith("Δ ") else f"{value:.4f}"
+    if column.startswith("Δ "):
+        return f"{value:+.4f}"
+    text = f"{value:.4f}"
+    if column not in cells.low:
+        return text
+    if not pd.isna(cells.low.loc[label, column]):
+        text += f" [{cells.low.loc[label, column]:.3f}, {cells.high.loc[label, column]:.3f}]"
+    if cells.pvalue.loc[label, column] >= LEVEL:
+        text += f" {SAME}"
+    return text + (f" ({cells.note.loc[label, column]})" if cells.note.loc[label, column] else "")
 
 
-def _markdown(table: pd.DataFrame, cells: list[list[str]]) -> str:
-    lines = ["| " + " | ".join([table.index.name, *table.columns]) + " |",
-             "|" + "---|" + "---:|" * len(table.columns)]
-    lines += ["| " + " | ".join([label, *row]) + " |" for label, row in zip(table.index, cells)]
-    return "\n".join(lines + [""] + [f"- {note}" for note in table.attrs.get("notes", [])]) + "\n"
+def _judged_table(table: pd.DataFrame, cells: CellStats) -> pd.DataFrame:
+    """Judged@10 and the NDCG@10 bound of each of our cells with a value, as text, two columns per system."""
+    shown = table[list(cells.judged.columns)]
+    columns = {}
+    for system in shown.columns:
+        for name, values in ((JUDGED, cells.judged), ("NDCG@10 bound", cells.optimistic)):
+            columns[f"{system} {name}"] = [MISSING if pd.isna(score) else NOT_ANNOTATED if pd.isna(value) else f"{value:.4f}"
+                                          for score, value in zip(shown[system], values[system].reindex(shown.index))]
+    return pd.DataFrame(columns, index=shown.index).loc[shown.notna().any(axis=1)]
 
 
-def _latex(table: pd.DataFrame, cells: list[list[str]]) -> str:
-    header = " & ".join(_tex(str(name)) for name in [table.index.name, *table.columns])
-    lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule", header + r" \\", r"\midrule"]
-    first_average = next((i for i, label in enumerate(table.index) if str(label).startswith("Average")), None)
-    for i, (label, row) in enumerate(zip(table.index, cells)):
+def _with_stats(table: pd.DataFrame, cells: CellStats) -> pd.DataFrame:
+    """The table with, after each column of ours, its interval, its Holm-corrected p against the baseline
+    (with one), Judged@10, the NDCG@10 bound, and the note that says why a cell has no interval."""
+    columns = {}
+    for column in table.columns:
+        columns[column] = table[column]
+        if column in cells.low:
+            columns[f"{column} 95% low"] = cells.low[column]
+            columns[f"{column} 95% high"] = cells.high[column]
+            if cells.baseline not in (None, column):
+                columns[f"{column} p vs {cells.baseline} (Holm)"] = cells.pvalue[column]
+            columns[f"{column} {JUDGED}"] = cells.judged[column]
+            columns[f"{column} NDCG@10 bound"] = cells.optimistic[column]
+            columns[f"{column} note"] = cells.note[column].where(table[column].notna(), "")
+    return pd.DataFrame(columns, index=table.index)
+
+
+def _markdown(corner: str, columns: list[str], labels: list[str], cells: list[list[str]]) -> str:
+    lines = ["| " + " | ".join([corner, *columns]) + " |", "|" + "---|" + "---:|" * len(columns)]
+    lines += ["| " + " | ".join([str(label), *row]) + " |" for label, row in zip(labels, cells)]
+    return "\n".join(lines) + "\n"
+
+
+def _latex(corner: str, columns: list[str], labels: list[str], cells: list[list[str]]) -> str:
+    header = " & ".join(_tex(str(name)) for name in [corner, *columns])
+    lines = [r"\begin{tabular}{l" + "r" * len(columns) + "}", r"\toprule", header + r" \\", r"\midrule"]
+    first_average = next((i for i, label in enumerate(labels) if str(label).startswith("Average")), None)
+    for i, (label, row) in enumerate(zip(labels, cells)):
         if i == first_average and i > 0:
             lines.append(r"\midrule")
         lines.append(" & ".join(_tex(text) for text in [str(label), *row]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines + [f"% {note}" for note in table.attrs.get("notes", [])]) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-        "$": r"\$", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$", MISSING: "--"}
+        "$": r"\$", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$", MISSING: "--",
+        SAME: r"$\approx$"}
 
 
 def _tex(text: str) -> str:

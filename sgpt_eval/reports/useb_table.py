@@ -22,6 +22,14 @@ from .systems import labels
 PUBLISHED_CSV = resources.files(__package__) / "published" / "useb.csv"
 TITLES = {"askubuntu": "AskUbuntu", "cqadupstack": "CQADupStack", "twitterpara": "TwitterPara", "scidocs": "SciDocs"}
 MISSING = "missing"
+# Why a measured cell has no interval. TwitterPara's AP ranks all pairs at once, so no pair has a
+# score of its own to resample; the others are means over queries, which USEB reports do not store yet.
+NO_INTERVAL = {
+    "twitterpara": "average precision over all pairs has no per-pair breakdown",
+    "askubuntu": "a mean over questions, but the report holds no per-question scores",
+    "cqadupstack": "a mean over forums of per-query MAP@100, but the report holds no per-query scores",
+    "scidocs": "a mean over tasks of per-query MAP, but the report holds no per-query scores",
+}
 
 
 @dataclass(frozen=True)
@@ -83,10 +91,18 @@ def _cell(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}"
 
 
+def interval_notes(rows: Iterable[TableRow]) -> list[str]:
+    """One line per dataset measured in `rows`: why its cells have no interval."""
+    measured = [name for name in DATASETS if any(row.scores[name] is not None for row in rows)]
+    return [f"- No interval for {TITLES[name]}: {NO_INTERVAL[name]}." for name in measured]
+
+
 def useb_table(output_dir: Path, split: str = "test", models: Sequence[str] | None = None,
                published: Path | Traversable = PUBLISHED_CSV) -> str:
-    """The published rows, then ours, as a Markdown table."""
+    """The published rows, then ours, as a Markdown table, with a note per measured dataset on why it
+    has no interval."""
     measured = measured_rows(output_dir, split, models)
     if models and not measured:
         raise SgptEvalError(f"no USEB report for {', '.join(models)} under {output_dir / 'useb'}; run `sgpt-eval useb` first")
-    return markdown([*published_rows(published), *measured])
+    notes = interval_notes(measured)
+    return markdown([*published_rows(published), *measured]) + ("\n\n" + "\n".join(notes) if notes else "")

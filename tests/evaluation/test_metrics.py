@@ -49,3 +49,38 @@ def test_a_judged_query_missing_from_the_run_scores_zero_in_every_metric():
     assert metrics.evaluate(QRELS, {**lacking, "q2": {}}) == scores  # an empty entry is the same as none
     assert metrics.unranked(QRELS, lacking) == 1 and metrics.unranked(QRELS, RUN) == 0
     assert lacking == {"q1": RUN["q1"]}  # the caller's run is left as it was
+
+
+# q3: graded, with a judged non-relevant document first and an unjudged one between it and the relevant one.
+GRADED = {"q3": {"d5": 2, "d6": 0}}
+GRADED_RUN = {"q3": {"d6": 3.0, "d7": 2.0, "d5": 1.0}}
+
+
+def test_judged_at_10_is_the_judged_share_of_the_ten_slots_without_self_hits():
+    assert metrics.judged_at_k(QRELS, RUN) == {"q1": 0.1, "q2": 0.1}  # d3 is unjudged; q2's self-hit does not count
+    assert metrics.judged_at_k(GRADED, GRADED_RUN) == {"q3": 0.2}  # a judgement of 0 is a judgement
+    assert metrics.judged_at_k(GRADED, GRADED_RUN, k=1) == {"q3": 1.0}
+    assert metrics.judged_at_k({**QRELS, "q9": {"d1": 1}}, RUN)["q9"] == 0.0  # nothing ranked
+
+
+def test_the_optimistic_bound_counts_unjudged_documents_relevant_and_recomputes_the_ideal():
+    # By hand: gains 0, 1 (d7 counted relevant), 2 -> DCG 1/log2(3) + 2/2; ideal 2, 1, 0 -> 2 + 1/log2(3).
+    assert metrics.optimistic_ndcg(GRADED, GRADED_RUN)["q3"] == pytest.approx((SECOND + 1) / (2 + SECOND), abs=1e-6)
+    assert metrics.per_query_ndcg(GRADED, GRADED_RUN)["q3"] == 0.5  # the judged NDCG@10 it bounds
+    # Fully judged top 10: the bound is NDCG@10 itself.
+    judged = {"q3": {"d5": 2, "d6": 0, "d7": 0}}
+    assert metrics.optimistic_ndcg(judged, GRADED_RUN) == metrics.per_query_ndcg(judged, GRADED_RUN)
+    assert metrics.optimistic_ndcg({**QRELS, "q9": {"d1": 1}}, RUN)["q9"] == 0.0
+
+
+def test_the_top_10_is_the_one_pytrec_eval_scores_ties_broken_by_document_id_descending():
+    qrels = {"q": {"a": 1}}
+    ranking = {"q": {"a": 1.0, **{f"b{i}": 1.0 for i in range(10)}}}  # 11 tied; "a" sorts last, so it is cut
+    assert metrics.top_ranked(qrels, ranking, 10)["q"] == [f"b{i}" for i in range(9, -1, -1)]
+    assert metrics.per_query_ndcg(qrels, ranking)["q"] == 0.0 and metrics.judged_at_k(qrels, ranking)["q"] == 0.0
+
+
+def test_judgement_gives_run_means_over_every_judged_query_and_the_per_query_scores():
+    means, per_query = metrics.judgement({**QRELS, **GRADED}, {**RUN, **GRADED_RUN})
+    assert means == {"Judged@10": round(0.4 / 3, 5), "OptimisticNDCG@10": round((2 + (SECOND + 1) / (2 + SECOND)) / 3, 5)}
+    assert per_query["Judged@10"] == {"q1": 0.1, "q2": 0.1, "q3": 0.2}

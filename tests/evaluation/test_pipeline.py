@@ -106,6 +106,9 @@ def test_judged_queries_a_ranking_lacks_count_as_zero_with_one_warning(tmp_path,
     report = pipeline.evaluate(spec, tmp_path / "data", tmp_path / "out", pipeline.Models(tmp_path / "cache")).report
     assert report.per_query["NDCG@10"] == {"q1": 1.0, "q2": 1.0, "q3": 0.0} and report.details["queries"] == 3
     assert report.metrics["NDCG@10"] == round(2 / 3, 5)
+    # Judged@10 stored with it, per query and as the run mean: q1 ranks d1 (judged) and d3, q2 d2, q3 nothing.
+    assert report.per_query["Judged@10"] == {"q1": 0.1, "q2": 0.1, "q3": 0.0} and report.metrics["Judged@10"] == 0.06667
+    assert report.per_query["OptimisticNDCG@10"] == {"q1": 1.0, "q2": 1.0, "q3": 0.0}
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
     assert warnings == [f"{inputs[0]}: 1 of the 3 judged queries are not in this fusion input; it adds nothing to "
                         "their fused ranking",

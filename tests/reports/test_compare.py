@@ -129,3 +129,38 @@ def test_compare_with_no_shared_query_is_refused_even_intersected(tmp_path, caps
     code, _, err = run_command(capsys, "compare", str(dense), str(bm25), "--intersect")
     assert code == 2 and error_line(err).endswith(
         "has 1, 0 shared; nothing to compare, compare reports over the same queries")
+
+
+def _sorted_scores(values) -> dict[str, float]:
+    """Per-query scores whose ids sort in the order of `values`, as `compare` pairs them."""
+    return {f"q{i:03d}": float(value) for i, value in enumerate(values)}
+
+
+def test_the_difference_gets_its_paired_bootstrap_interval():
+    rng = np.random.default_rng(2)
+    b = rng.random(200)
+    a = np.clip(b + rng.normal(0.05, 0.05, b.size), 0, 1)
+    comparison = compare_scores(_sorted_scores(a), _sorted_scores(b), resamples=2000, seed=4)
+    theirs = stats.bootstrap((a - b,), np.mean, method="percentile", n_resamples=2000,
+                             rng=np.random.default_rng(4)).confidence_interval
+    assert (comparison.difference_interval.low, comparison.difference_interval.high) == pytest.approx(
+        (theirs.low, theirs.high), abs=1e-12)
+    assert comparison.difference_interval.low < comparison.mean_difference < comparison.difference_interval.high
+    assert f"A - B 95% interval {comparison.difference_interval.text(4)} (paired bootstrap, 2000 resamples" in (
+        comparison.summary())
+
+
+def test_compare_over_several_datasets_holm_corrects_their_p_values(tmp_path, capsys):
+    for dataset, gain in (("scifact", 0.3), ("nfcorpus", 0.0)):
+        base = {f"q{i}": 0.4 + (0.1 if i % 2 else 0.0) for i in range(20)}
+        write_report(tmp_path, dataset, "bm25", "bm25s", 0.45, base)
+        write_report(tmp_path, dataset, "dense", "all-MiniLM-L6-v2", 0.45 + gain,
+                     {qid: score + gain for qid, score in base.items()})
+    code, out, _ = run_command(capsys, "compare", "--results-dir", str(tmp_path), "--dataset", "scifact", "--dataset",
+                               "nfcorpus", "--a", "dense:all-MiniLM-L6-v2", "--b", "bm25:bm25s", "--permutations", "999",
+                               "--resamples", "200")
+    assert code == 0
+    assert out.count("A - B 95% interval") == 2
+    # scifact: every query better, p = 1/1000, times 2; nfcorpus: identical, p = 1.
+    assert "Holm-corrected randomization p over 2 datasets:\n  scifact: p = 0.001, corrected 0.002\n" \
+           "  nfcorpus: p = 1, corrected 1" in out

@@ -55,8 +55,8 @@ def test_missing_cells_stay_missing_in_every_format(tmp_path):
     table = build_table(tmp_path, _published(tmp_path))
 
     assert math.isnan(table.loc["NFCorpus", "BM25"])
-    assert "| NFCorpus | – | 0.3000 |" in render(table, "md")
-    assert "NFCorpus & -- & 0.3000" in render(table, "latex")
+    assert "| NFCorpus | – | 0.3000 [0.300, 0.300] |" in render(table, "md")  # one query: no spread
+    assert "NFCorpus & -- & 0.3000 [0.300, 0.300]" in render(table, "latex")
     csv = pd.read_csv(io.StringIO(render(table, "csv")), index_col=0)
     assert math.isnan(csv.loc["NFCorpus", "BM25"])
     assert "0.0000" not in render(table, "md")
@@ -110,7 +110,7 @@ def test_published_numbers_stand_beside_ours_with_the_difference(tmp_path):
     assert table.loc["NFCorpus", "published: all-MiniLM-L6-v2"] == pytest.approx(0.3159)
     assert math.isnan(table.loc["NFCorpus", f"Δ {DENSE}"])
     assert "published: BM25 (bm25s) -- MTEB baseline-bm25s" in table.attrs["notes"]
-    assert "| SciFact | 0.7000 | 0.6874 | +0.0126 | 0.6000 | 0.6451 | -0.0451 |" in render(table, "md")
+    assert "| SciFact | 0.7000 [0.700, 0.700] | 0.6874 | +0.0126 | 0.6000 [0.600, 0.600] | 0.6451 | -0.0451 |" in render(table, "md")
 
 
 def test_useb_reports_stay_out_of_the_beir_table(tmp_path):
@@ -225,7 +225,7 @@ def test_paper_tables_from_the_command_line(tmp_path, capsys):
     args = ["table", "--results-dir", str(tmp_path)]
 
     assert main([*args, "--paper-table", "ce"]) == 0
-    assert "| SciFact | 0.6800 | 0.6817 | -0.0017 |" in capsys.readouterr().out
+    assert "| SciFact | 0.6800 [0.680, 0.680] | 0.6817 | -0.0017 |" in capsys.readouterr().out
     assert sorted(path.name for path in (tmp_path / "tables").iterdir()) == [
         "beir_ndcg10-ce.csv", "beir_ndcg10-ce.md", "beir_ndcg10-ce.tex"]
 
@@ -244,7 +244,7 @@ def test_the_bi_encoder_table_of_another_results_folder_needs_no_published_csv(t
     write_report(results, "scifact", "dense", "all-MiniLM-L6-v2", 0.6)
     monkeypatch.chdir(tmp_path)
     assert main(["table", "--paper-table", "be", "--results-dir", str(results)]) == 0
-    assert "| SciFact | 0.6000 | 0.6451 | -0.0451 |" in capsys.readouterr().out
+    assert "| SciFact | 0.6000 [0.600, 0.600] | 0.6451 | -0.0451 |" in capsys.readouterr().out
     assert sorted(path.name for path in (results / "tables").iterdir()) == [
         "beir_ndcg10-be.csv", "beir_ndcg10-be.md", "beir_ndcg10-be.tex"]
 
@@ -300,3 +300,56 @@ def test_table_options_name_what_exists(tmp_path, capsys):
     assert code == 2 and error_line(err) == (
         "sgpt-eval: error: --published SGPT-5.8B: not in the published CSV; choose from BM25 (bm25s), SGPT-125M")
     assert not (tmp_path / "tables").exists()
+
+
+def _per_query(mean: float, spread: float, queries: int = 40) -> dict[str, float]:
+    """`queries` per-query scores around `mean`, alternating +-`spread` (their mean is `mean`)."""
+    return {f"q{i}": round(mean + (spread if i % 2 else -spread), 6) for i in range(queries)}
+
+
+def test_cells_get_intervals_baseline_marks_and_judged_at_10_in_every_format(tmp_path):
+    bm25, dense, close = _per_query(0.5, 0.2), _per_query(0.8, 0.1), _per_query(0.5, 0.2)
+    close = {qid: score + (0.01 if i % 4 < 2 else -0.01) for i, (qid, score) in enumerate(close.items())}
+    write_report(tmp_path, "scifact", "bm25", "bm25s", 0.5, bm25)
+    write_report(tmp_path, "scifact", "dense", "all-MiniLM-L6-v2", 0.8, dense)
+    write_report(tmp_path, "scifact", "dense", "SmolLM2-135M", 0.5, close)
+    write_report(tmp_path, "nfcorpus", "bm25", "bm25s", 0.3, _per_query(0.3, 0.1))
+    write_report(tmp_path, "nfcorpus", "dense", "all-MiniLM-L6-v2", 0.31, _per_query(0.31, 0.1))
+    write_report(tmp_path, "nfcorpus", "dense", "SmolLM2-135M", 0.3, _per_query(0.3, 0.1))
+    path = next((tmp_path / "beir" / "scifact" / "bm25").glob("*.json"))
+    payload = json.loads(path.read_text())  # judged@10 on one report only, as `annotate` writes it
+    payload["metrics"].update({"Judged@10": 0.45, "OptimisticNDCG@10": 0.9})
+    path.write_text(json.dumps(payload))
+
+    table = build_table(tmp_path, _published(tmp_path), baseline="BM25", resamples=500)
+    cells = table.attrs["cells"]
+
+    low, high = cells.low.loc["SciFact", DENSE], cells.high.loc["SciFact", DENSE]
+    assert low < 0.8 < high and high - low < 0.1
+    assert cells.pvalue.loc["SciFact", DENSE] < 0.05 <= cells.pvalue.loc["SciFact", "SmolLM2-135M (dense)"]
+    assert cells.tested == {DENSE: 2, "SmolLM2-135M (dense)": 2}  # Holm over the datasets each column is tested on
+    average = cells.low.loc["Average (2 of 18 datasets run)", DENSE], cells.high.loc["Average (2 of 18 datasets run)", DENSE]
+    assert average[0] < (0.8 + 0.31) / 2 < average[1]
+    md = render(table, "md")
+    assert "| SciFact | 0.5000 [" in md  # the baseline: its interval, no mark
+    assert f"{table.loc['SciFact', 'SmolLM2-135M (dense)']:.4f} [" in md and " ≈ |" in md  # the close one is marked
+    assert "| SciFact | 0.4500 | 0.9000 | n/a | n/a |" in md  # judged@10 beside NDCG@10, the unannotated say so
+    latex = render(table, "latex")
+    assert r"$\approx$" in latex and "0.4500 & 0.9000 & n/a" in latex
+    csv = pd.read_csv(io.StringIO(render(table, "csv")), index_col=0)
+    assert csv.loc["SciFact", f"{DENSE} 95% low"] == pytest.approx(low, abs=1e-5)
+    assert csv.loc["SciFact", "SmolLM2-135M (dense) p vs BM25 (Holm)"] >= 0.05
+    assert csv.loc["SciFact", "BM25 Judged@10"] == 0.45 and math.isnan(csv.loc["SciFact", f"{DENSE} Judged@10"])
+
+
+def test_a_report_without_per_query_scores_says_so_and_a_baseline_must_be_ours(tmp_path):
+    path = write_report(tmp_path, "scifact", "bm25", "bm25s", 0.5)
+    payload = json.loads(path.read_text())
+    payload["per_query"] = {}
+    path.write_text(json.dumps(payload))
+
+    table = build_table(tmp_path, _published(tmp_path))
+    assert "| SciFact | 0.5000 (no per-query data) |" in render(table, "md")
+    assert pd.read_csv(io.StringIO(render(table, "csv")), index_col=0).loc["SciFact", "BM25 note"] == "no per-query data"
+    with pytest.raises(SgptEvalError, match="--baseline BM26: not a column of ours"):
+        build_table(tmp_path, _published(tmp_path), baseline="BM26")
