@@ -12,7 +12,6 @@ computed" there rather than showing a number. Query and document texts enter onl
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -36,8 +35,6 @@ from ..reports.useb_table import measured_rows, published_rows
 from ..retrieval.ranking import read_ranking, top_k
 from ..storage import sha256_file
 from .reproduce import command_line
-
-log = logging.getLogger(__name__)
 
 TOP = 10  # documents shown per query, as NDCG@10 sees them
 TEXT_CHARACTERS = 600  # of a document's text, with --with-text

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from pathlib import Path
 
 import pytest
 
 from sgpt_eval.cli import main
 from sgpt_eval.data import beir
 from sgpt_eval.reports.compare import compare_scores
-from sgpt_eval.reports.schema import find_reports, read_report
-from sgpt_eval.reports.tables import PAPER_TABLES, build_paper_table
+from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.reports.tables import build_paper_table
 from sgpt_eval.reports.useb_table import measured_rows
 from sgpt_eval.retrieval.ranking import read_ranking, top_k
 from sgpt_eval.site.data import build_site_data, regression_status

@@ -4,7 +4,6 @@ real parser and the pipeline's own resolution, back to that identity."""
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import pytest
 
