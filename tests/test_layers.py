@@ -1,7 +1,7 @@
 """The package's layers, read from its imports: no module imports one of a higher layer.
 
 From the ground up: the small shared modules (and the package's face), data, models, executors, retrieval, then `caches`
-and `mteb` (which read models and retrieval), reports, evaluation, the command line. Every import
+and `mteb` (which read models and retrieval), reports, evaluation, the results site, the command line. Every import
 counts, those inside functions and for type checking too: each is an arrow of the design.
 """
 
@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sgpt_eval"
 LAYERS = {
     **dict.fromkeys(("errors", "storage", "folders", "progress", "timing", "checks"), 0),
     "data": 1, "models": 2, "executors": 3, "retrieval": 4, "caches": 5, "mteb": 5, "reports": 6, "evaluation": 7,
-    "cli": 8, "__init__": 0,  # the package's face: its public names load on first use
+    "site": 8, "cli": 9, "__init__": 0,  # the package's face: its public names load on first use
 }
 
 

@@ -14,7 +14,7 @@ from .. import __version__, folders
 from ..errors import SgptEvalError
 # The commands import torch, transformers, faiss, bm25s and pandas inside their handlers, so that
 # building the parser (--help, --version, a mistyped option) takes a fraction of a second.
-from . import cache, evaluate, export, fuse, models, paper, plan, reports, useb
+from . import cache, evaluate, export, fuse, models, paper, plan, reports, site, useb
 from .options import set_threads
 
 log = logging.getLogger("sgpt_eval")
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sgpt-eval {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      help="what to do (`sgpt-eval COMMAND --help` for its options)")
-    for feature in (evaluate, plan, fuse, models, useb, reports, paper, export, cache):
+    for feature in (evaluate, plan, fuse, models, useb, reports, site, paper, export, cache):
         feature.add_commands(commands)
     _own_usage(parser)
     return parser

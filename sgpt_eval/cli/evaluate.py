@@ -68,14 +68,19 @@ def _add_location_options(parser: argparse.ArgumentParser) -> None:
 
 def _single_method(method: str):
     def handler(args: argparse.Namespace, cache_dir: Path) -> None:
-        names = [name for requested in args.dataset for name in expand(requested)]
-        run = RunOptions(**values_of(args, RunOptions, run_fields(method)))
-        if run.first_stage != "bm25" and len(names) > 1:
-            raise SgptEvalError(f"--first-stage {run.first_stage}: a ranking file is one dataset's; "
-                                "pass a single --dataset")
-        model = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS[method])) if MODEL_FIELDS[method] else None
-        _execute([RunSpec(name, method, model, run) for name in names], args, cache_dir, force=True)
+        _execute(single_method_specs(method, args), args, cache_dir, force=True)
     return handler
+
+
+def single_method_specs(method: str, args: argparse.Namespace) -> list[RunSpec]:
+    """The specs of `eval`, `bm25` or `rerank` (`method`): one per dataset given."""
+    names = [name for requested in args.dataset for name in expand(requested)]
+    run = RunOptions(**values_of(args, RunOptions, run_fields(method)))
+    if run.first_stage != "bm25" and len(names) > 1:
+        raise SgptEvalError(f"--first-stage {run.first_stage}: a ranking file is one dataset's; "
+                            "pass a single --dataset")
+    model = ModelOptions(**values_of(args, ModelOptions, MODEL_FIELDS[method])) if MODEL_FIELDS[method] else None
+    return [RunSpec(name, method, model, run) for name in names]
 
 
 def _run(args: argparse.Namespace, cache_dir: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -38,6 +38,7 @@ class TableRow:
     source: str
     scores: dict[str, float | None]  # dataset -> score x 100, None where there is none
     average: float | None
+    runs: dict[str, str] = field(default_factory=dict)  # dataset -> identity digest of the measured report
 
 
 def published_rows(path: Path | Traversable = PUBLISHED_CSV) -> list[TableRow]:
@@ -67,10 +68,12 @@ def measured_rows(output_dir: Path, split: str = "test", models: Sequence[str] |
                and (wanted is None or report.identity.model_name in wanted or report.identity.model["model"] in wanted)]
     warn_version_differences([report.versions for report in reports], f"the USEB reports in this table ({output_dir})")
     found: dict[str, dict[str, float | None]] = {}
+    runs: dict[str, dict[str, str]] = {}
     for report, label in zip(reports, labels([report.identity for report in reports])):
         name = label.replace(" (dense)", "")
         found.setdefault(name, dict.fromkeys(DATASETS))[report.identity.dataset] = 100 * report.main_score
-    return [TableRow(model, f"measured ({split})", scores, _average(scores)) for model, scores in found.items()]
+        runs.setdefault(name, {})[report.identity.dataset] = report.identity.digest()
+    return [TableRow(model, f"measured ({split})", scores, _average(scores), runs[model]) for model, scores in found.items()]
 
 
 def _average(scores: dict[str, float | None]) -> float | None:

@@ -1,0 +1,263 @@
+"""The site's content, built from a results folder as plain JSON-able values: the paper's three
+tables (from `reports.tables` and `reports.useb_table`, so the numbers are theirs), the regression
+status (`reports.regress`), every run behind a cell, and the paired comparisons of the runs of
+each dataset. Rendering is `render`'s; nothing here formats for a page.
+
+Statistics that the reports do not hold yet have a named place in each run (`statistics`) and in
+each comparison (`drift`), left as None until their modules fill them; the page says "not
+computed" there rather than showing a number. Query and document texts enter only when asked for
+(`with_text`) and the dataset is on disk: the datasets' licences forbid redistributing them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..data import beir
+from ..data.catalogue import find
+from ..data.catalogue import label as dataset_label
+from ..errors import SgptEvalError
+from ..models.presets import find_preset
+from ..reports.compare import compare_scores
+from ..reports.regress import check, pairing_key, read_baseline
+from ..reports.schema import Identity, Report, find_reports
+from ..reports.systems import labels
+from ..reports.tables import METRIC, PAPER_TABLES, build_paper_table, load_reports
+from ..reports.useb_table import DATASETS as USEB_DATASETS
+from ..reports.useb_table import TITLES as USEB_TITLES
+from ..reports.useb_table import measured_rows, published_rows
+from ..retrieval.ranking import read_ranking, top_k
+from ..storage import sha256_file
+from .reproduce import command_line
+
+TOP = 10  # documents shown per query, as NDCG@10 sees them
+TEXT_CHARACTERS = 600  # of a document's text, with --with-text
+PERMUTATIONS = 10_000  # of each comparison's randomization test, as `compare` runs it
+
+
+def build_site_data(results_dir: Path, baselines_dir: Path | None = None, data_dir: Path | None = None,
+                    with_text: bool = False) -> dict:
+    """Everything the site shows, from the reports under `results_dir`; `data_dir` (a BEIR folder)
+    gives the judgements that mark each top-10 document, and with `with_text` the texts too."""
+    results_dir = Path(results_dir)
+    found = find_reports(results_dir)
+    if not found:
+        raise SgptEvalError(f"{results_dir}: no run reports; run an evaluation first or pass --results-dir")
+    runs = _runs(found, results_dir, data_dir, with_text)
+    baselines_dir = baselines_dir or results_dir / "baselines"
+    regression = regression_status(results_dir, baselines_dir, found)
+    for entry in regression["baselines"]:
+        if entry["run"] in runs:
+            runs[entry["run"]]["regression"] = entry["status"]
+    beir_runs = {(run["dataset"], run["system"]): run_id for run_id, run in runs.items() if run["benchmark"] == "beir"}
+    tables = [beir_table(results_dir, name, beir_runs) for name in PAPER_TABLES]
+    tables.append(useb_table(results_dir))
+    return {"generator": f"sgpt-eval {__version__}", "metric": METRIC, "tables": tables, "runs": runs,
+            "comparisons": comparisons(runs), "regression": regression,
+            "texts_included": with_text and any(run["texts"] for run in runs.values())}
+
+
+def _runs(found: list[tuple[Path, Report]], results_dir: Path, data_dir: Path | None, with_text: bool) -> dict:
+    """Each run by its identity digest; systems named as the tables name them (per benchmark)."""
+    runs = {}
+    for benchmark in ("beir", "useb"):
+        mine = [(path, report) for path, report in found if report.identity.benchmark == benchmark]
+        names = labels([report.identity for _, report in mine])
+        for (path, report), system in zip(mine, names):
+            runs[report.identity.digest()] = run_entry(path, report, system, results_dir, data_dir, with_text)
+    return runs
+
+
+def run_entry(path: Path, report: Report, system: str, results_dir: Path, data_dir: Path | None,
+              with_text: bool) -> dict:
+    """One run as the drill-down shows it."""
+    identity = report.identity
+    try:
+        command, command_note = command_line(identity), ""
+    except SgptEvalError as exc:
+        command, command_note = None, str(exc)
+    scores = report.per_query.get(METRIC, {})
+    top, top_note, texts = top_documents(path, report, data_dir, with_text)
+    return {
+        "id": identity.digest(), "benchmark": identity.benchmark, "dataset": identity.dataset,
+        "dataset_label": dataset_label(identity.dataset) if identity.benchmark == "beir"
+        else USEB_TITLES.get(identity.dataset, identity.dataset),
+        "method": identity.method, "system": system, "model": identity.model_name if identity.model else None,
+        "path": path.relative_to(results_dir).as_posix(), "identity": identity.as_dict(),
+        "configuration": identity.configuration(), "versions": report.versions, "hardware": report.hardware,
+        "details": report.details, "timings_s": report.timings_s, "created": report.created,
+        "harness_git": report.harness_git, "recorded_command": report.command,
+        "command": command, "command_note": command_note,
+        "main_metric": report.main_metric, "main_score": report.main_score, "metrics": report.metrics,
+        "per_query": {str(qid): score for qid, score in scores.items()},
+        "top": top, "top_note": top_note, "texts": texts,
+        "parameters_m": parameters(identity), "throughput": throughput(report),
+        "statistics": statistics(), "regression": None,
+    }
+
+
+def statistics() -> dict:
+    """Where the interval of NDCG@10 over queries, judged@10 and its optimistic bound go; None until
+    the reports (or a module reading their per-query data) hold them. Never estimated here."""
+    return {"interval_95": None, "judged_at_10": None, "optimistic_ndcg_at_10": None}
+
+
+def parameters(identity: Identity) -> float | None:
+    """Millions of parameters, from the model's preset; None for BM25 and models without one."""
+    if identity.model is None:
+        return None
+    preset = find_preset(identity.model_name)
+    return preset.parameters if preset else None
+
+
+def throughput(report: Report) -> dict | None:
+    """Items per second of the run's main stage, from its timings: documents encoded (dense), pairs
+    scored (rerank) or documents indexed (BM25). None where the stage read a cache (its time is not
+    the work's) or the corpus size is unknown."""
+    identity, timings, details = report.identity, report.timings_s, report.details
+    entry = find(identity.dataset)
+    documents = entry.stats.documents if entry and entry.stats else None
+    if identity.benchmark != "beir":
+        return None
+    if identity.method == "dense" and documents and timings.get("encode_corpus"):
+        if details.get("embedding_cache", {}).get("corpus_shards_reused"):
+            return None
+        return {"value": documents / timings["encode_corpus"], "unit": "documents encoded / s",
+                "device": details.get("device")}
+    if identity.method == "rerank" and details.get("pairs") and timings.get("rerank"):
+        if details.get("pairs_from_score_cache"):
+            return None
+        return {"value": details["pairs"] / timings["rerank"], "unit": "pairs scored / s", "device": details.get("device")}
+    if identity.method == "bm25" and documents and timings.get("bm25_index") and not details.get("index_from_cache"):
+        return {"value": documents / timings["bm25_index"], "unit": "documents indexed / s", "device": "cpu"}
+    return None
+
+
+def top_documents(path: Path, report: Report, data_dir: Path | None, with_text: bool) -> tuple[dict | None, str, dict | None]:
+    """Each query's top ten document ids from the run's ranking, each with its judgement (the grade;
+    None: unjudged) when the dataset's judgements are on disk and are the run's (same sha256); the
+    texts of those queries and documents with `with_text`. Also a note on what is missing and why."""
+    identity = report.identity
+    if identity.benchmark != "beir" or not report.ranking_file:
+        return None, "no ranking beside this report", None
+    ranking_path = path.parent / report.ranking_file
+    if not ranking_path.is_file():
+        return None, f"its ranking {report.ranking_file} is not beside the report", None
+    ranking = top_k(read_ranking(ranking_path), TOP)
+    ranked = {qid: list(ranking.get(qid, {})) for qid in report.per_query.get(METRIC, ranking)}
+    files = _dataset_files(identity, data_dir)
+    if isinstance(files, str):
+        return {qid: [[doc, None] for doc in docs] for qid, docs in ranked.items()}, files, None
+    qrels = beir.read_qrels(files.qrels)
+    top = {qid: [[doc, qrels.get(qid, {}).get(doc)] for doc in docs] for qid, docs in ranked.items()}
+    return top, "", _texts(files, ranked) if with_text else None
+
+
+def _dataset_files(identity: Identity, data_dir: Path | None) -> beir.DatasetFiles | str:
+    """The run's dataset files when they are on disk with the run's judgements; else why not."""
+    if data_dir is None:
+        return "judgements not read (build the site with --data-dir to mark relevant and unjudged documents)"
+    folder = Path(data_dir) / identity.dataset
+    if not (folder / "qrels" / f"{identity.split}.tsv").is_file():
+        return f"no {identity.split} judgements of {identity.dataset} under --data-dir; documents are not marked"
+    files = beir.locate(identity.dataset, Path(data_dir), identity.split)
+    if sha256_file(files.qrels) != identity.data_files_sha256.get("qrels"):
+        return (f"the {identity.split} judgements of {identity.dataset} under --data-dir are not those this run was "
+                "scored with (another sha256); documents are not marked")
+    return files
+
+
+def _texts(files: beir.DatasetFiles, ranked: dict[str, list[str]]) -> dict:
+    """The queries' texts and the shown documents' titles and texts (cut to TEXT_CHARACTERS)."""
+    queries = beir.read_queries(files.queries)
+    documents = beir.read_corpus(files.corpus).subset({doc for docs in ranked.values() for doc in docs})
+    return {"queries": {qid: queries.get(qid, "") for qid in ranked},
+            "documents": {doc: {"title": fields.get("title", ""), "text": fields.get("text", "")[:TEXT_CHARACTERS]}
+                          for doc, fields in documents.items()}}
+
+
+def beir_table(results_dir: Path, name: str, runs: dict[tuple[str, str], str]) -> dict:
+    """One of the paper's BEIR tables as `reports.tables` builds it; each cell of ours names its run."""
+    table = build_paper_table(results_dir, name)
+    reports = load_reports(results_dir)
+    labels_to_dataset = {dataset_label(dataset): dataset for dataset in reports["dataset"]}
+    systems = set(reports["system"])
+    columns = [{"name": column, "kind": _column_kind(column, systems)} for column in table.columns]
+    rows = []
+    for row_label, values in table.iterrows():
+        dataset = labels_to_dataset.get(row_label)
+        cells = []
+        for column, value in values.items():
+            system = column.removeprefix("Δ ") if column.startswith("Δ ") else column
+            run = runs.get((dataset, system)) if dataset and system in systems else None
+            cells.append({"value": None if pd.isna(value) else float(value), "run": run})
+        rows.append({"label": str(row_label), "average": dataset is None and str(row_label).startswith("Average"),
+                     "cells": cells})
+    return {"id": name, "title": PAPER_TABLES[name].title, "metric": METRIC, "scale": 1, "columns": columns,
+            "rows": rows, "notes": list(table.attrs.get("notes", []))}
+
+
+def _column_kind(column: str, systems: set[str]) -> str:
+    if column.startswith("Δ "):
+        return "delta"
+    return "ours" if column in systems else "published"
+
+
+def useb_table(results_dir: Path) -> dict:
+    """The paper's USEB table (scores x 100), published rows then ours; measured cells name their run."""
+    columns = [{"name": USEB_TITLES[name], "kind": "score"} for name in USEB_DATASETS] + [{"name": "avg", "kind": "score"}]
+    rows = []
+    for row in [*published_rows(), *measured_rows(results_dir)]:
+        cells = [{"value": row.scores[name], "run": row.runs.get(name)} for name in USEB_DATASETS]
+        rows.append({"label": row.model, "source": row.source, "average": False,
+                     "cells": cells + [{"value": row.average, "run": None}]})
+    return {"id": "useb", "title": "USEB (main metric x 100)", "metric": "main metric x 100", "scale": 100,
+            "columns": columns, "rows": rows,
+            "notes": ["USEB's metrics (average precision, MAP) have no per-query data in the reports yet: "
+                      "no interval can be shown for them."]}
+
+
+def regression_status(results_dir: Path, baselines_dir: Path, found: list[tuple[Path, Report]]) -> dict:
+    """Every baseline, met or not, with the run it pins (`reports.regress.check` decides); no folder
+    is named in full, so that the site does not depend on where it was built."""
+    baselines_dir = Path(baselines_dir)
+    files = sorted(baselines_dir.glob("*.json"))
+    if not files:
+        return {"baselines": [], "note": f"no baselines in {baselines_dir.name}/"}
+    failures = {failure.baseline.name: failure.message for failure in check(results_dir, baselines_dir)}
+    by_key = {pairing_key(report.identity): report for _, report in found}
+    entries = []
+    for file in files:
+        baseline = read_baseline(file)
+        report = by_key.get(pairing_key(baseline["identity"]))
+        entries.append({
+            "baseline": file.name, "run": report.identity.digest() if report else None,
+            "metric": baseline["metric"], "expected": baseline["value"], "tolerance": baseline["tolerance"],
+            "measured": report.metrics.get(baseline["metric"]) if report else None,
+            "status": "not met" if file.name in failures else "met", "message": failures.get(file.name, ""),
+        })
+    return {"baselines": entries, "note": ""}
+
+
+def comparisons(runs: dict) -> dict:
+    """Every pair of runs on one BEIR dataset and split, as "A|B" (A before B in digest order; the page
+    reads B|A as its mirror): `compare`'s paired statistics over the queries both have. `drift` is
+    where the diagnosis of what differs between the two goes."""
+    paired = {}
+    groups = itertools.groupby(sorted((run["dataset"], run["identity"]["split"], run_id) for run_id, run in runs.items()
+                                      if run["benchmark"] == "beir" and run["per_query"]), key=lambda item: item[:2])
+    for _, members in groups:
+        for a, b in itertools.combinations([run_id for *_, run_id in members], 2):
+            result = compare_scores(runs[a]["per_query"], runs[b]["per_query"], dataset=runs[a]["dataset"],
+                                    name_a=runs[a]["system"], name_b=runs[b]["system"], permutations=PERMUTATIONS,
+                                    intersect=True)
+            values = {key: (None if isinstance(value, float) and math.isnan(value) else value)
+                      for key, value in asdict(result).items()}
+            paired[f"{a}|{b}"] = {**values, "a": a, "b": b, "drift": None}
+    return paired

@@ -1,0 +1,127 @@
+"""The results site in a real browser: headless Chromium opens the built site from disk, and the
+page must show the reports' numbers, open a run from its cell, compare two systems, and load
+nothing from outside its own folder. Without Chromium and its driver the test skips, saying why;
+on CI (where `.ci/run` installs them) that is a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sgpt_eval.cli import main
+from sgpt_eval.reports.compare import compare_scores
+from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.site.reproduce import command_line
+
+from ..conftest import REPO, SHARED_BEIR
+
+RESULTS = REPO / "results"
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the browser test (.ci/run installs chromium and chromium-driver)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through selenium, with the browser's network log on."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _unavailable("selenium is not installed (it is in the test extra)")
+    binary = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    driver = shutil.which("chromedriver")
+    if not (binary and driver):
+        _unavailable("no Chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The site of the committed results, built by `sgpt-eval site` (judgements marked where the data is)."""
+    output = tmp_path_factory.mktemp("site")
+    data_dir = ["--data-dir", str(SHARED_BEIR)] if (SHARED_BEIR / "scifact").is_dir() else []
+    assert main(["site", "--results-dir", str(RESULTS), "--output", str(output), *data_dir, "-q"]) == 0
+    return output
+
+
+def _requests(browser) -> list[str]:
+    """Every URL the page asked for, from the Chrome DevTools network events in the performance log."""
+    urls = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_the_site_in_a_browser(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get((site / "index.html").as_uri())
+    assert browser.get_log("browser") == []  # no script error, no failed load
+    reports = {report.identity.digest(): (path, report) for path, report in find_reports(RESULTS)}
+
+    # The tables: every cell of ours shows its report's number, and every BEIR report is in one.
+    shown = {}
+    for link in browser.find_elements(By.CSS_SELECTOR, "#table-be a[data-run], #table-ce a[data-run]"):
+        report = reports[link.get_attribute("data-run")][1]
+        assert link.text == f"{report.metrics['NDCG@10']:.4f}"
+        shown[link.get_attribute("data-run")] = link
+    assert set(shown) == {digest for digest, (_, report) in reports.items() if report.identity.benchmark == "beir"}
+    [useb_link] = browser.find_elements(By.CSS_SELECTOR, "#table-useb a[data-run]")
+    assert useb_link.text == f"{100 * reports[useb_link.get_attribute('data-run')][1].main_score:.2f}"
+    assert "3 of 3 baselines met" in browser.find_element(By.ID, "regression").text
+
+    # A cell opens its run: the command built from its identity, the identity, per-query NDCG@10.
+    dense = next(digest for digest, (_, report) in reports.items()
+                 if report.identity.method == "dense" and report.identity.model_name == "all-MiniLM-L6-v2"
+                 and report.identity.benchmark == "beir")
+    browser.find_element(By.CSS_SELECTOR, f"#table-be a[data-run='{dense}']").click()
+    report = reports[dense][1]
+    assert browser.find_element(By.ID, "run").is_displayed()
+    assert browser.find_element(By.ID, "run-command").text == command_line(report.identity)
+    assert json.loads(browser.find_element(By.ID, "run-identity").text) == report.identity.as_dict()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#per-query tr")[1:]
+    assert len(rows) == len(report.per_query["NDCG@10"])
+    first_query = rows[0].find_element(By.TAG_NAME, "th").text
+    assert rows[0].find_elements(By.TAG_NAME, "td")[0].text.endswith(f"{report.per_query['NDCG@10'][first_query]:.4f}")
+    assert len(rows[0].find_elements(By.CSS_SELECTOR, ".doc")) == 10
+
+    # Two systems side by side: BM25 against the dense run, then swapped.
+    bm25 = next(digest for digest, (_, r) in reports.items() if r.identity.method == "bm25")
+    Select(browser.find_element(By.ID, "cmp-dataset")).select_by_value("scifact")
+    Select(browser.find_element(By.ID, "cmp-a")).select_by_value(bm25)
+    Select(browser.find_element(By.ID, "cmp-b")).select_by_value(dense)
+    expected = compare_scores(reports[bm25][1].per_query["NDCG@10"], report.per_query["NDCG@10"])
+    summary = browser.find_element(By.ID, "cmp-table").text
+    assert f"{expected.wins} / {expected.losses} / {expected.ties}" in summary
+    assert f"{expected.mean_difference:+.4f}" in summary
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#cmp-plot circle")) == expected.queries
+    Select(browser.find_element(By.ID, "cmp-a")).select_by_value(dense)
+    Select(browser.find_element(By.ID, "cmp-b")).select_by_value(bm25)
+    assert f"{expected.losses} / {expected.wins} / {expected.ties}" in browser.find_element(By.ID, "cmp-table").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#plot-size-svg circle")
+    assert browser.find_elements(By.CSS_SELECTOR, "#plot-speed-svg circle")
+
+    # Nothing was asked of anything outside the site's folder.
+    requests = _requests(browser)
+    assert requests and all(url.startswith(site.as_uri() + "/") for url in requests), requests
+    assert browser.get_log("browser") == []
+    browser.save_screenshot(str(tmp_path / "site.png"))
+    assert (tmp_path / "site.png").stat().st_size > 10_000
