@@ -40,7 +40,9 @@ function drawTables() {
   for (const table of DATA.tables) {
     const digits = table.scale === 100 ? 2 : 4;
     const head = el("tr", {}, el("th", {}, table.id === "useb" ? "model" : "dataset"));
-    for (const column of table.columns) head.append(el("th", {}, column.name));
+    for (const column of table.columns) {
+      head.append(el("th", {}, column.name, ...(column.name === table.baseline ? [el("span", { class: "sub" }, "baseline")] : [])));
+    }
     if (table.id === "useb") head.append(el("th", {}, "source"));
     const body = el("tbody");
     for (const row of table.rows) {
@@ -60,13 +62,36 @@ function drawCell(table, column, cell, digits) {
   if (cell.value !== null) td.setAttribute("data-value", String(cell.value));
   if (!cell.run || column.kind === "delta") {
     td.append(text);
-    return td;
+  } else {
+    const run = DATA.runs[cell.run];
+    td.classList.add("ours");
+    td.append(el("a", { href: "#run=" + cell.run, "data-run": cell.run, title: "open this run" }, text));
+    if (run.regression) td.append(el("span", { class: "badge " + run.regression.replace(" ", ""), title: "regression baseline" }, run.regression));
   }
-  const run = DATA.runs[cell.run];
-  td.classList.add("ours");
-  td.append(el("a", { href: "#run=" + cell.run, "data-run": cell.run, title: "open this run" }, text));
-  if (run.regression) td.append(el("span", { class: "badge " + run.regression.replace(" ", ""), title: "regression baseline" }, run.regression));
+  if (cell.stats) td.append(...cellStatistics(table, cell.stats));
   return td;
+}
+
+// Under a cell of ours: its test against the baseline column, its 95% interval, judged@10 with the
+// optimistic bound, and why anything is missing (the table's notes say how each is computed).
+function cellStatistics(table, stats) {
+  const lines = [];
+  if (stats.same !== null) {
+    const p = `Holm-corrected p = ${stats.pvalue.toPrecision(3)} against ${table.baseline}`;
+    lines.push(stats.same
+      ? el("span", { class: "test same", title: `cannot be told apart from ${table.baseline}: ${p} >= ${table.level}` }, `≈ ${table.baseline}`)
+      : el("span", { class: "test differs", title: `differs from ${table.baseline}: ${p} < ${table.level}` }, `≠ ${table.baseline}`));
+  }
+  if (stats.interval_95) {
+    lines.push(el("span", { class: "sub interval", title: "95% percentile bootstrap interval over queries" },
+      `[${stats.interval_95[0].toFixed(3)}, ${stats.interval_95[1].toFixed(3)}]`));
+  }
+  if (stats.judged_at_10 !== null) {
+    lines.push(el("span", { class: "sub judged", title: "share of the top 10 the judgements judge; NDCG@10 with every unjudged document counted relevant" },
+      `judged ${fixed(stats.judged_at_10, 3)} · bound ${fixed(stats.optimistic_ndcg_at_10, 3)}`));
+  }
+  if (stats.note) lines.push(el("span", { class: "sub pending" }, stats.note));
+  return lines;
 }
 
 function drawRegression() {
@@ -111,16 +136,21 @@ function showRun(id) {
 
 function drawStatistics(run) {
   const stats = run.statistics;
-  const missing = "not computed for this report";
-  return keyValueTable({
+  const missing = "not in this report (`sgpt-eval annotate` adds it)";
+  const table = keyValueTable({
     [run.main_metric]: run.main_score.toFixed(4),
-    "95% interval": stats.interval_95 ? `${fixed(stats.interval_95[0], 4)} – ${fixed(stats.interval_95[1], 4)}` : missing,
-    "judged@10": stats.judged_at_10 === null ? missing : fixed(stats.judged_at_10, 3),
-    "optimistic NDCG@10": stats.optimistic_ndcg_at_10 === null ? missing : fixed(stats.optimistic_ndcg_at_10, 4),
+    "95% interval": stats.interval_95
+      ? `[${fixed(stats.interval_95[0], 4)}, ${fixed(stats.interval_95[1], 4)}] (percentile bootstrap, ${stats.resamples} resamples of the queries, seed ${stats.seed})`
+      : "none: " + stats.interval_note,
+    "judged@10": stats.judged_at_10 === null || stats.judged_at_10 === undefined ? missing : fixed(stats.judged_at_10, 4),
+    "optimistic NDCG@10 (unjudged counted relevant)": stats.optimistic_ndcg_at_10 === null || stats.optimistic_ndcg_at_10 === undefined
+      ? missing : fixed(stats.optimistic_ndcg_at_10, 4),
     "parameters (M)": run.parameters_m === null ? "–" : run.parameters_m,
     throughput: run.throughput ? `${run.throughput.value.toFixed(1)} ${run.throughput.unit} (${run.throughput.device})` : "–",
     regression: run.regression || "no baseline",
   });
+  table.id = "run-statistics";
+  return table;
 }
 
 function drawPerQuery(run) {
@@ -182,8 +212,24 @@ function pairStatistics(a, b) {
   if (stored) return stored;
   const mirror = DATA.comparisons[`${b}|${a}`];
   if (!mirror) return null;
+  const interval = mirror.difference_interval;
   return { ...mirror, a, b, name_a: mirror.name_b, name_b: mirror.name_a, mean_a: mirror.mean_b, mean_b: mirror.mean_a,
-    wins: mirror.losses, losses: mirror.wins, mean_difference: -mirror.mean_difference };
+    wins: mirror.losses, losses: mirror.wins, mean_difference: -mirror.mean_difference,
+    difference_interval: { low: -interval.high, high: -interval.low }, drift: mirrorDrift(mirror.drift) };
+}
+
+// The drift diagnosis read from B to A: every A/B pair swapped, every change negated.
+function mirrorDrift(drift) {
+  if (!drift.path_a) return drift;
+  const swap = (change) => ({ ...change, a: change.b, b: change.a, absent: { a: "b", b: "a" }[change.absent] || null });
+  const perQuery = drift.per_query && { ...drift.per_query, only_a: drift.per_query.only_b, only_b: drift.per_query.only_a,
+    up: drift.per_query.down, down: drift.per_query.up, mean_a: drift.per_query.mean_b, mean_b: drift.per_query.mean_a,
+    largest: drift.per_query.largest.map((q) => ({ ...q, a: q.b, b: q.a, change: -q.change })) };
+  const agreement = drift.rank_agreement && { ...drift.rank_agreement, only_a: drift.rank_agreement.only_b,
+    only_b: drift.rank_agreement.only_a };
+  return { ...drift, path_a: drift.path_b, path_b: drift.path_a, name_a: drift.name_b, name_b: drift.name_a,
+    identity: drift.identity.map(swap), numeric_versions: drift.numeric_versions.map(swap), other: drift.other.map(swap),
+    per_query: perQuery, rank_agreement: agreement };
 }
 
 function drawComparison() {
@@ -202,7 +248,8 @@ function drawComparison() {
   summary.replaceChildren(keyValueTable({
     A: a.system, B: b.system, "queries compared": stats.queries + (stats.intersected ? " (the queries both have)" : ""),
     [`mean ${DATA.metric} A / B`]: `${stats.mean_a.toFixed(4)} / ${stats.mean_b.toFixed(4)}`,
-    "A - B": fixed(stats.mean_difference, 4, true),
+    "A - B": `${fixed(stats.mean_difference, 4, true)}, 95% interval [${fixed(stats.difference_interval.low, 4, true)}, ` +
+      `${fixed(stats.difference_interval.high, 4, true)}] (paired bootstrap, ${stats.resamples} resamples of the queries)`,
     "A better / B better / tied": `${stats.wins} / ${stats.losses} / ${stats.ties}`,
     "paired randomization test p": `${stats.randomization_pvalue.toPrecision(3)} (${stats.permutations} sign flips)`,
     "paired t-test p": stats.t_pvalue === null ? "n/a" : stats.t_pvalue.toPrecision(3),
@@ -212,28 +259,72 @@ function drawComparison() {
     .map((q) => ({ x: a.per_query[q], y: b.per_query[q], label: q }));
   scatter.replaceChildren(scatterPlot(points, `${DATA.metric} of A per query`, `${DATA.metric} of B per query`,
     { diagonal: true, id: "cmp-plot" }));
-  drift.replaceChildren(el("h3", {}, "What differs"), drawDifferences(a, b), el("h3", {}, "Drift diagnosis"),
-    stats.drift ? keyValueTable(stats.drift) : el("p", { class: "pending" }, "Rank agreement of the two rankings not computed for this pair."));
+  drift.replaceChildren(el("h3", {}, "Drift diagnosis (sgpt-eval diff A B)"), ...drawDrift(stats.drift));
 }
 
-function flatten(object, prefix, out) {
-  for (const [key, value] of Object.entries(object || {})) {
-    if (value !== null && typeof value === "object") flatten(value, prefix + key + ".", out);
-    else out[prefix + key] = value;
-  }
-  return out;
+// `sgpt-eval diff`'s diagnosis, causes first: what differs in the identities, in the libraries that
+// move numbers and in how the two ran; then which queries moved and how far the rankings agree.
+function drawDrift(drift) {
+  if (!drift.path_a) return [el("p", { class: "pending" }, drift.note)];
+  const same = drift.numeric_same && Object.keys(drift.numeric_same).length
+    ? el("p", { class: "notes" }, "The same in both: " + Object.entries(drift.numeric_same).map(([k, v]) => `${k} ${v}`).join(", "))
+    : "";
+  return [
+    el("p", { class: "notes" }, `A: ${drift.path_a} · B: ${drift.path_b}`),
+    el("h4", {}, "Identity"), changeTable(drift.identity),
+    el("h4", {}, "Libraries that move numbers"), changeTable(drift.numeric_versions), same,
+    el("h4", {}, "How they ran otherwise (versions, hardware, device, harness commit)"), changeTable(drift.other),
+    el("h4", {}, "Per query, B against A"), drawQueryChanges(drift.per_query),
+    el("h4", {}, "Rank agreement"), drawAgreement(drift.rank_agreement),
+  ];
 }
 
-function drawDifferences(a, b) {
-  const left = flatten({ identity: a.identity, versions: a.versions }, "", {});
-  const right = flatten({ identity: b.identity, versions: b.versions }, "", {});
-  const table = el("table", { id: "cmp-differences" }, el("tr", {}, el("th", {}, "setting"), el("th", {}, "A"), el("th", {}, "B")));
-  for (const key of [...new Set([...Object.keys(left), ...Object.keys(right)])]) {
-    if (JSON.stringify(left[key]) !== JSON.stringify(right[key])) {
-      table.append(el("tr", {}, el("th", {}, key), el("td", {}, String(left[key] ?? "–")), el("td", {}, String(right[key] ?? "–"))));
-    }
+// A value as `sgpt-eval diff` prints it: a sha256 cut to 12 characters, other strings as they are, else JSON.
+function shown(value, absent) {
+  if (absent) return "(absent)";
+  if (typeof value === "string") return /^[0-9a-f]{64}$/.test(value) ? value.slice(0, 12) + "…" : value;
+  return JSON.stringify(value);
+}
+
+function changeTable(changes) {
+  if (!changes.length) return el("p", { class: "notes" }, "the same");
+  const table = el("table", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "A"), el("th", {}, "B")));
+  for (const change of changes) {
+    table.append(el("tr", {}, el("th", {}, change.path), el("td", {}, shown(change.a, change.absent === "a")),
+      el("td", {}, shown(change.b, change.absent === "b"))));
   }
   return table;
+}
+
+function drawQueryChanges(changes) {
+  if (!changes) return el("p", { class: "notes" }, "none to compare (a report without per-query scores, or no query in common)");
+  const wrap = el("div", { id: "cmp-query-changes" }, el("p", {},
+    `${changes.metric} over the ${changes.queries} queries both score: ${changes.up} up, ${changes.down} down, ${changes.same} the same; ` +
+    `mean ${changes.mean_a.toFixed(4)} → ${changes.mean_b.toFixed(4)} (${fixed(changes.mean_b - changes.mean_a, 4, true)})` +
+    (changes.only_a || changes.only_b ? `; scored by one only: ${changes.only_a} by A, ${changes.only_b} by B` : "")));
+  if (changes.largest.length) {
+    const table = el("table", {}, el("tr", {}, el("th", {}, "query"), el("th", {}, "A"), el("th", {}, "B"), el("th", {}, "B - A")));
+    for (const q of changes.largest) {
+      table.append(el("tr", {}, el("th", {}, q.query), el("td", { class: "num" }, q.a.toFixed(4)),
+        el("td", { class: "num" }, q.b.toFixed(4)), el("td", { class: "num" }, fixed(q.change, 4, true))));
+    }
+    wrap.append(el("p", { class: "notes" }, "The largest changes:"), table);
+  }
+  return wrap;
+}
+
+function drawAgreement(agreement) {
+  if (!agreement) return el("p", { class: "notes" }, "no rankings beside these reports");
+  const table = el("table", { id: "cmp-agreement" }, el("tr", {}, el("th", {}, "depth"), el("th", {}, "Kendall's tau-b"),
+    el("th", {}, "queries (tau defined)"), el("th", {}, `RBO_EXT (p = ${agreement.rbo_p})`)));
+  for (const level of agreement.depths) {
+    table.append(el("tr", {}, el("th", {}, `top ${level.depth}`), el("td", { class: "num" }, fixed(level.kendall_tau, 4)),
+      el("td", { class: "num" }, level.tau_queries), el("td", { class: "num" }, fixed(level.rbo, 4))));
+  }
+  const only = agreement.only_a || agreement.only_b ? ` (${agreement.only_a} ranked by A only, ${agreement.only_b} by B only)` : "";
+  return el("div", {}, el("p", { class: "notes" }, `Mean over the ${agreement.queries} queries both rank${only}: ` +
+    "Kendall's tau-b over the union of the two top-k lists (a document missing from one tied after its last rank), " +
+    "rank-biased overlap extrapolated."), table);
 }
 
 // --- plots ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +147,11 @@ class Drift:
         return "\n".join(lines)
 
 
-def diff_reports(path_a: Path, path_b: Path, movers: int = MOVERS) -> Drift:
+def diff_reports(path_a: Path, path_b: Path, movers: int = MOVERS,
+                 read: Callable[[Path], Ranking] = read_ranking) -> Drift:
     """The drift from report A to report B, two runs of one dataset; reports of different
-    benchmarks or datasets are refused."""
+    benchmarks or datasets are refused. `read` reads a ranking file: one diagnosing many pairs
+    may pass a cached reader, so that each ranking is read once."""
     report_a, report_b = read_report(path_a), read_report(path_b)
     for key in ("benchmark", "dataset"):
         a, b = getattr(report_a.identity, key), getattr(report_b.identity, key)
@@ -165,7 +167,7 @@ def diff_reports(path_a: Path, path_b: Path, movers: int = MOVERS) -> Drift:
         numeric_same={name: version for name, version in numeric_a.items() if numeric_b.get(name) == version},
         other=tuple(differences(_how_it_ran(report_a), _how_it_ran(report_b))),
         per_query=per_query_changes(report_a, report_b, movers),
-        rank_agreement=_rank_agreement(path_a, report_a, path_b, report_b),
+        rank_agreement=_rank_agreement(path_a, report_a, path_b, report_b, read),
     )
 
 
@@ -225,11 +227,11 @@ def per_query_changes(report_a: Report, report_b: Report, movers: int = MOVERS) 
         mean_b=math.fsum(change.b for change in changes) / len(changes), largest=tuple(largest))
 
 
-def _rank_agreement(path_a: Path, report_a: Report, path_b: Path, report_b: Report) -> RankAgreement | None:
+def _rank_agreement(path_a: Path, report_a: Report, path_b: Path, report_b: Report,
+                    read: Callable[[Path], Ranking]) -> RankAgreement | None:
     if report_a.ranking_file is None and report_b.ranking_file is None:
         return None
-    return rank_agreement(read_ranking(ranking_beside(path_a, report_a)),
-                          read_ranking(ranking_beside(path_b, report_b)))
+    return rank_agreement(read(ranking_beside(path_a, report_a)), read(ranking_beside(path_b, report_b)))
 
 
 def rank_agreement(a: Ranking, b: Ranking, depths: Sequence[int] = DEPTHS, p: float = RBO_P) -> RankAgreement:

@@ -3,16 +3,21 @@ tables (from `reports.tables` and `reports.useb_table`, so the numbers are their
 status (`reports.regress`), every run behind a cell, and the paired comparisons of the runs of
 each dataset. Rendering is `render`'s; nothing here formats for a page.
 
-Statistics that the reports do not hold yet have a named place in each run (`statistics`) and in
-each comparison (`drift`), left as None until their modules fill them; the page says "not
-computed" there rather than showing a number. Query and document texts enter only when asked for
-(`with_text`) and the dataset is on disk: the datasets' licences forbid redistributing them.
+Each run carries its 95% bootstrap interval of NDCG@10 (`reports.uncertainty`, with the seed and
+resamples the tables use, so the two agree) and the Judged@10 and optimistic NDCG@10 its report
+holds; each of our cells in the BEIR tables carries `reports.table_stats`' interval, judged@10 and
+its Holm-corrected test against BASELINE, as `sgpt-eval table --baseline BM25` computes them; each
+comparison carries `compare`'s statistics and `reports.drift`'s diagnosis. Query and document texts
+enter only when asked for (`with_text`) and the dataset is on disk: the datasets' licences forbid
+redistributing them.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,20 +30,27 @@ from ..data.catalogue import label as dataset_label
 from ..errors import SgptEvalError
 from ..models.presets import find_preset
 from ..reports.compare import compare_scores
+from ..reports.drift import diff_reports
 from ..reports.regress import check, pairing_key, read_baseline
-from ..reports.schema import Identity, Report, find_reports
+from ..reports.schema import JUDGED, OPTIMISTIC_NDCG, Identity, Report, find_reports
 from ..reports.systems import labels
+from ..reports.table_stats import LEVEL, NO_PER_QUERY, CellStats
 from ..reports.tables import METRIC, PAPER_TABLES, build_paper_table, load_reports
+from ..reports.uncertainty import RESAMPLES, SEED, bootstrap_interval
 from ..reports.useb_table import DATASETS as USEB_DATASETS
+from ..reports.useb_table import NO_INTERVAL
 from ..reports.useb_table import TITLES as USEB_TITLES
-from ..reports.useb_table import measured_rows, published_rows
-from ..retrieval.ranking import read_ranking, top_k
+from ..reports.useb_table import interval_notes, measured_rows, published_rows
+from ..retrieval.ranking import Ranking, read_ranking, top_k
 from ..storage import sha256_file
 from .reproduce import command_line
 
 TOP = 10  # documents shown per query, as NDCG@10 sees them
 TEXT_CHARACTERS = 600  # of a document's text, with --with-text
 PERMUTATIONS = 10_000  # of each comparison's randomization test, as `compare` runs it
+# The column the BEIR tables' other columns of ours are tested against, where a table has it: the
+# lexical baseline every dense and re-ranking system of the paper is read against.
+BASELINE = "BM25"
 
 
 def build_site_data(results_dir: Path, baselines_dir: Path | None = None, data_dir: Path | None = None,
@@ -59,7 +71,7 @@ def build_site_data(results_dir: Path, baselines_dir: Path | None = None, data_d
     tables = [beir_table(results_dir, name, beir_runs) for name in PAPER_TABLES]
     tables.append(useb_table(results_dir))
     return {"generator": f"sgpt-eval {__version__}", "metric": METRIC, "tables": tables, "runs": runs,
-            "comparisons": comparisons(runs), "regression": regression,
+            "comparisons": comparisons(runs, results_dir), "regression": regression,
             "texts_included": with_text and any(run["texts"] for run in runs.values())}
 
 
@@ -98,14 +110,26 @@ def run_entry(path: Path, report: Report, system: str, results_dir: Path, data_d
         "per_query": {str(qid): score for qid, score in scores.items()},
         "top": top, "top_note": top_note, "texts": texts,
         "parameters_m": parameters(identity), "throughput": throughput(report),
-        "statistics": statistics(), "regression": None,
+        "statistics": statistics(report), "regression": None,
     }
 
 
-def statistics() -> dict:
-    """Where the interval of NDCG@10 over queries, judged@10 and its optimistic bound go; None until
-    the reports (or a module reading their per-query data) hold them. Never estimated here."""
-    return {"interval_95": None, "judged_at_10": None, "optimistic_ndcg_at_10": None}
+def statistics(report: Report) -> dict:
+    """The run's 95% percentile bootstrap interval of NDCG@10 over its queries (the seed and resamples
+    of the tables, so a dataset's cell and its run show one interval), with `interval_note` saying why
+    there is none; Judged@10 and the optimistic NDCG@10 bound as its report holds them (None in a
+    report that predates them)."""
+    scores = report.per_query.get(METRIC)
+    interval = bootstrap_interval(list(scores.values()), RESAMPLES, seed=SEED) if scores else None
+    if interval is not None:
+        note = ""
+    elif report.identity.benchmark == "useb":
+        note = NO_INTERVAL.get(report.identity.dataset, "no per-query scores")
+    else:
+        note = NO_PER_QUERY
+    return {"interval_95": [interval.low, interval.high] if interval else None, "interval_note": note,
+            "resamples": RESAMPLES, "seed": SEED,
+            "judged_at_10": report.metrics.get(JUDGED), "optimistic_ndcg_at_10": report.metrics.get(OPTIMISTIC_NDCG)}
 
 
 def parameters(identity: Identity) -> float | None:
@@ -183,11 +207,15 @@ def _texts(files: beir.DatasetFiles, ranked: dict[str, list[str]]) -> dict:
 
 
 def beir_table(results_dir: Path, name: str, runs: dict[tuple[str, str], str]) -> dict:
-    """One of the paper's BEIR tables as `reports.tables` builds it; each cell of ours names its run."""
-    table = build_paper_table(results_dir, name)
+    """One of the paper's BEIR tables as `reports.tables` builds it, tested against BASELINE where the
+    table has that column; each cell of ours names its run and carries its `cell_statistics`."""
     reports = load_reports(results_dir)
-    labels_to_dataset = {dataset_label(dataset): dataset for dataset in reports["dataset"]}
     systems = set(reports["system"])
+    in_table = set(reports.loc[reports["method"].isin(PAPER_TABLES[name].methods), "system"])
+    baseline = BASELINE if BASELINE in in_table else None
+    table = build_paper_table(results_dir, name, baseline=baseline)
+    stats: CellStats = table.attrs["cells"]
+    labels_to_dataset = {dataset_label(dataset): dataset for dataset in reports["dataset"]}
     columns = [{"name": column, "kind": _column_kind(column, systems)} for column in table.columns]
     rows = []
     for row_label, values in table.iterrows():
@@ -196,11 +224,38 @@ def beir_table(results_dir: Path, name: str, runs: dict[tuple[str, str], str]) -
         for column, value in values.items():
             system = column.removeprefix("Δ ") if column.startswith("Δ ") else column
             run = runs.get((dataset, system)) if dataset and system in systems else None
-            cells.append({"value": None if pd.isna(value) else float(value), "run": run})
+            cell = {"value": None if pd.isna(value) else float(value), "run": run}
+            if column in stats.low and not pd.isna(value):
+                cell["stats"] = cell_statistics(stats, str(row_label), column)
+            cells.append(cell)
         rows.append({"label": str(row_label), "average": dataset is None and str(row_label).startswith("Average"),
                      "cells": cells})
     return {"id": name, "title": PAPER_TABLES[name].title, "metric": METRIC, "scale": 1, "columns": columns,
-            "rows": rows, "notes": list(table.attrs.get("notes", []))}
+            "rows": rows, "baseline": baseline, "level": LEVEL,
+            "notes": [*table.attrs.get("notes", []), *_site_notes(baseline)]}
+
+
+def _site_notes(baseline: str | None) -> list[str]:
+    """How the page marks the tests that the table's notes describe."""
+    if baseline is None:
+        return [f"No {BASELINE} column in this table: no cell is tested."]
+    return [f"On this page the baseline is {baseline} (the site's default): ≈ {baseline} marks a cell that cannot be "
+            f"told apart from it, ≠ {baseline} one that differs; hover a mark for its Holm-corrected p. Under each "
+            "cell of ours: its 95% interval, then judged@10 and the NDCG@10 bound."]
+
+
+def cell_statistics(stats: CellStats, label: str, system: str) -> dict:
+    """One cell of ours as `table_stats` computed it: its 95% interval, its Holm-corrected p against the
+    baseline with `same` (cannot be told apart at LEVEL; None where untested), Judged@10, the
+    optimistic bound, and the note saying what is missing and why."""
+    def number(frame: pd.DataFrame) -> float | None:
+        value = frame.loc[label, system]
+        return None if pd.isna(value) else float(value)
+
+    low, high, pvalue = number(stats.low), number(stats.high), number(stats.pvalue)
+    return {"interval_95": None if low is None else [low, high], "pvalue": pvalue,
+            "same": None if pvalue is None else pvalue >= LEVEL, "judged_at_10": number(stats.judged),
+            "optimistic_ndcg_at_10": number(stats.optimistic), "note": str(stats.note.loc[label, system])}
 
 
 def _column_kind(column: str, systems: set[str]) -> str:
@@ -213,14 +268,14 @@ def useb_table(results_dir: Path) -> dict:
     """The paper's USEB table (scores x 100), published rows then ours; measured cells name their run."""
     columns = [{"name": USEB_TITLES[name], "kind": "score"} for name in USEB_DATASETS] + [{"name": "avg", "kind": "score"}]
     rows = []
-    for row in [*published_rows(), *measured_rows(results_dir)]:
+    measured = measured_rows(results_dir)
+    for row in [*published_rows(), *measured]:
         cells = [{"value": row.scores[name], "run": row.runs.get(name)} for name in USEB_DATASETS]
         rows.append({"label": row.model, "source": row.source, "average": False,
                      "cells": cells + [{"value": row.average, "run": None}]})
     return {"id": "useb", "title": "USEB (main metric x 100)", "metric": "main metric x 100", "scale": 100,
             "columns": columns, "rows": rows,
-            "notes": ["USEB's metrics (average precision, MAP) have no per-query data in the reports yet: "
-                      "no interval can be shown for them."]}
+            "notes": [note.removeprefix("- ") for note in interval_notes(measured)]}
 
 
 def regression_status(results_dir: Path, baselines_dir: Path, found: list[tuple[Path, Report]]) -> dict:
@@ -245,19 +300,31 @@ def regression_status(results_dir: Path, baselines_dir: Path, found: list[tuple[
     return {"baselines": entries, "note": ""}
 
 
-def comparisons(runs: dict) -> dict:
+def comparisons(runs: dict, results_dir: Path) -> dict:
     """Every pair of runs on one BEIR dataset and split, as "A|B" (A before B in digest order; the page
-    reads B|A as its mirror): `compare`'s paired statistics over the queries both have. `drift` is
-    where the diagnosis of what differs between the two goes."""
+    reads B|A as its mirror): `compare`'s paired statistics over the queries both have (with the
+    paired bootstrap interval of A - B), and in `drift` `reports.drift`'s diagnosis of the two."""
     paired = {}
     groups = itertools.groupby(sorted((run["dataset"], run["identity"]["split"], run_id) for run_id, run in runs.items()
                                       if run["benchmark"] == "beir" and run["per_query"]), key=lambda item: item[:2])
     for _, members in groups:
+        rankings = functools.lru_cache(maxsize=None)(read_ranking)  # each run's ranking read once per dataset
         for a, b in itertools.combinations([run_id for *_, run_id in members], 2):
             result = compare_scores(runs[a]["per_query"], runs[b]["per_query"], dataset=runs[a]["dataset"],
                                     name_a=runs[a]["system"], name_b=runs[b]["system"], permutations=PERMUTATIONS,
                                     intersect=True)
             values = {key: (None if isinstance(value, float) and math.isnan(value) else value)
                       for key, value in asdict(result).items()}
-            paired[f"{a}|{b}"] = {**values, "a": a, "b": b, "drift": None}
+            paired[f"{a}|{b}"] = {**values, "a": a, "b": b, "drift": drift(runs[a], runs[b], results_dir, rankings)}
     return paired
+
+
+def drift(run_a: dict, run_b: dict, results_dir: Path, rankings: Callable[[Path], Ranking] = read_ranking) -> dict:
+    """`sgpt-eval diff`'s diagnosis of two runs as plain values, the reports named by their paths
+    under the results folder (so that the site does not depend on where it was built); only a `note`
+    where it cannot be made."""
+    try:
+        diagnosis = diff_reports(results_dir / run_a["path"], results_dir / run_b["path"], read=rankings)
+    except SgptEvalError as exc:  # one ranking is not beside its report: the page says so, the site is built
+        return {"note": str(exc)}
+    return {**diagnosis.as_dict(), "path_a": run_a["path"], "path_b": run_b["path"], "note": ""}

@@ -1,7 +1,8 @@
 """The results site in a real browser: headless Chromium opens the built site from disk, and the
-page must show the reports' numbers, open a run from its cell, compare two systems, and load
-nothing from outside its own folder. Without Chromium and its driver the test skips, saying why;
-on CI (where `.ci/run` installs them) that is a failure."""
+page must show the reports' numbers (with their intervals and judged@10), open a run from its cell,
+compare two systems with `diff`'s rank agreement, and load nothing from outside its own folder.
+Without Chromium and its driver the test skips, saying why; on CI (where `.ci/run` installs them)
+that is a failure."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 
 from sgpt_eval.cli import main
 from sgpt_eval.reports.compare import compare_scores
+from sgpt_eval.reports.drift import diff_reports
 from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.reports.uncertainty import bootstrap_interval
 from sgpt_eval.site.reproduce import command_line
 
 from ..conftest import REPO, SHARED_BEIR
@@ -69,6 +72,14 @@ def _requests(browser) -> list[str]:
     return urls
 
 
+def _agreement(browser) -> list[list[str]]:
+    """The rank agreement table of the comparison shown: depth, tau-b, its queries, RBO per row."""
+    from selenium.webdriver.common.by import By
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "#cmp-agreement tr")[1:]
+    return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
+
+
 def test_the_site_in_a_browser(browser, site, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -88,15 +99,25 @@ def test_the_site_in_a_browser(browser, site, tmp_path):
     assert useb_link.text == f"{100 * reports[useb_link.get_attribute('data-run')][1].main_score:.2f}"
     assert "3 of 3 baselines met" in browser.find_element(By.ID, "regression").text
 
-    # A cell opens its run: the command built from its identity, the identity, per-query NDCG@10.
+    # Under a cell: its 95% interval over queries, judged@10 with the bound, and its test against BM25.
     dense = next(digest for digest, (_, report) in reports.items()
                  if report.identity.method == "dense" and report.identity.model_name == "all-MiniLM-L6-v2"
                  and report.identity.benchmark == "beir")
-    browser.find_element(By.CSS_SELECTOR, f"#table-be a[data-run='{dense}']").click()
     report = reports[dense][1]
+    interval = bootstrap_interval(list(report.per_query["NDCG@10"].values()))
+    judged, bound = report.metrics["Judged@10"], report.metrics["OptimisticNDCG@10"]
+    cell = shown[dense].find_element(By.XPATH, "..")
+    assert cell.find_element(By.CSS_SELECTOR, ".interval").text == interval.text(3)
+    assert cell.find_element(By.CSS_SELECTOR, ".judged").text == f"judged {judged:.3f} · bound {bound:.3f}"
+    assert cell.find_element(By.CSS_SELECTOR, ".test").text == "≠ BM25"  # p = 0.02 after Holm over one dataset
+
+    # A cell opens its run: the command built from its identity, the identity, its statistics, per-query NDCG@10.
+    shown[dense].click()
     assert browser.find_element(By.ID, "run").is_displayed()
     assert browser.find_element(By.ID, "run-command").text == command_line(report.identity)
     assert json.loads(browser.find_element(By.ID, "run-identity").text) == report.identity.as_dict()
+    statistics = browser.find_element(By.ID, "run-statistics").text
+    assert f"[{interval.low:.4f}, {interval.high:.4f}]" in statistics and f"judged@10 {judged:.4f}" in statistics
     rows = browser.find_elements(By.CSS_SELECTOR, "#per-query tr")[1:]
     assert len(rows) == len(report.per_query["NDCG@10"])
     first_query = rows[0].find_element(By.TAG_NAME, "th").text
@@ -113,9 +134,18 @@ def test_the_site_in_a_browser(browser, site, tmp_path):
     assert f"{expected.wins} / {expected.losses} / {expected.ties}" in summary
     assert f"{expected.mean_difference:+.4f}" in summary
     assert len(browser.find_elements(By.CSS_SELECTOR, "#cmp-plot circle")) == expected.queries
+    drift = diff_reports(reports[bm25][0], reports[dense][0])
+    assert _agreement(browser) == [[f"top {level.depth}", f"{level.kendall_tau:.4f}", str(level.tau_queries),
+                                    f"{level.rbo:.4f}"] for level in drift.rank_agreement.depths]
+    moved = browser.find_element(By.ID, "cmp-query-changes").text
+    assert f"{drift.per_query.up} up, {drift.per_query.down} down, {drift.per_query.same} the same" in moved
     Select(browser.find_element(By.ID, "cmp-a")).select_by_value(dense)
     Select(browser.find_element(By.ID, "cmp-b")).select_by_value(bm25)
     assert f"{expected.losses} / {expected.wins} / {expected.ties}" in browser.find_element(By.ID, "cmp-table").text
+    assert _agreement(browser) == [[f"top {level.depth}", f"{level.kendall_tau:.4f}", str(level.tau_queries),
+                                    f"{level.rbo:.4f}"] for level in drift.rank_agreement.depths]  # symmetric
+    moved = browser.find_element(By.ID, "cmp-query-changes").text
+    assert f"{drift.per_query.down} up, {drift.per_query.up} down, {drift.per_query.same} the same" in moved
     assert browser.find_elements(By.CSS_SELECTOR, "#plot-size-svg circle")
     assert browser.find_elements(By.CSS_SELECTOR, "#plot-speed-svg circle")
 

@@ -1,5 +1,6 @@
-"""The site's data layer on the committed results: its numbers are the reports' and the tables',
-each top-10 document is marked from the judgements, and no text enters unless asked for."""
+"""The site's data layer on the committed results: its numbers are the reports' and the tables'
+(intervals, tests against BM25 and judged@10 too), each comparison holds `diff`'s diagnosis, each
+top-10 document is marked from the judgements, and no text enters unless asked for."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.data import beir
 from sgpt_eval.reports.compare import compare_scores
+from sgpt_eval.reports.drift import diff_reports
 from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.reports.table_stats import DIFFERENT_QUERIES, LEVEL
 from sgpt_eval.reports.tables import build_paper_table
+from sgpt_eval.reports.uncertainty import bootstrap_interval
 from sgpt_eval.reports.useb_table import measured_rows
 from sgpt_eval.retrieval.ranking import read_ranking, top_k
 from sgpt_eval.site.data import build_site_data, regression_status
@@ -58,7 +62,44 @@ def test_each_run_holds_its_report(data):
         assert (run["main_score"], run["timings_s"], run["versions"]) == (report.main_score, report.timings_s, report.versions)
         assert RESULTS / run["path"] == path
         assert run["command"].startswith("sgpt-eval ")
-        assert run["statistics"] == {"interval_95": None, "judged_at_10": None, "optimistic_ndcg_at_10": None}
+        stats = run["statistics"]
+        if report.identity.benchmark == "beir":
+            interval = bootstrap_interval(list(report.per_query["NDCG@10"].values()))
+            assert (stats["interval_95"], stats["interval_note"]) == ([interval.low, interval.high], "")
+            assert stats["interval_95"][0] < report.metrics["NDCG@10"] < stats["interval_95"][1]
+            assert stats["judged_at_10"] == report.metrics["Judged@10"] and 0 < stats["judged_at_10"] < 1
+            assert stats["optimistic_ndcg_at_10"] == report.metrics["OptimisticNDCG@10"] >= report.metrics["NDCG@10"]
+        else:  # USEB's TwitterPara: average precision over all pairs, no per-pair scores to resample
+            assert stats["interval_95"] is None and "no per-pair breakdown" in stats["interval_note"]
+            assert stats["judged_at_10"] is None
+
+
+def test_cells_carry_the_tables_intervals_tests_against_bm25_and_judged_at_10(data):
+    checked = set()
+    for table in data["tables"][:2]:
+        assert table["baseline"] == "BM25"
+        cells = build_paper_table(RESULTS, table["id"], baseline="BM25").attrs["cells"]
+        for row in table["rows"]:
+            for cell, column in zip(row["cells"], table["columns"]):
+                if column["name"] not in cells.low or cell["value"] is None:
+                    assert "stats" not in cell
+                    continue
+                stats, label, system = cell["stats"], row["label"], column["name"]
+                assert stats["interval_95"] == [cells.low.loc[label, system], cells.high.loc[label, system]]
+                assert stats["judged_at_10"] == cells.judged.loc[label, system]
+                assert stats["optimistic_ndcg_at_10"] == cells.optimistic.loc[label, system]
+                assert stats["note"] == cells.note.loc[label, system]
+                if cell["run"]:  # a dataset's cell: the interval of its run, as the run shows it
+                    assert stats["interval_95"] == data["runs"][cell["run"]]["statistics"]["interval_95"]
+                    assert stats["judged_at_10"] == data["runs"][cell["run"]]["statistics"]["judged_at_10"]
+                    checked.add((table["id"], data["runs"][cell["run"]]["method"], stats["same"], stats["note"]))
+                if stats["same"] is not None:
+                    assert stats["pvalue"] == cells.pvalue.loc[label, system]
+                    assert stats["same"] == (stats["pvalue"] >= LEVEL)
+    # BM25 is the baseline (untested); both dense runs differ from it on SciFact; the re-ranker ran on
+    # the first 10 queries only, so it is not tested against BM25's 300 and says why.
+    assert checked == {("be", "bm25", None, ""), ("be", "dense", False, ""), ("ce", "bm25", None, ""),
+                       ("ce", "rerank", None, DIFFERENT_QUERIES)}
 
 
 def test_regression_status_is_checks_and_names_the_run(data, tmp_path):
@@ -80,7 +121,17 @@ def test_comparisons_are_compares_for_each_pair_of_a_dataset(data):
     a, b = data["runs"][pair["a"]], data["runs"][pair["b"]]
     expected = compare_scores(a["per_query"], b["per_query"])
     assert (pair["wins"], pair["losses"], pair["ties"]) == (expected.wins, expected.losses, expected.ties)
-    assert pair["randomization_pvalue"] == expected.randomization_pvalue and pair["drift"] is None
+    assert pair["randomization_pvalue"] == expected.randomization_pvalue
+    interval = expected.difference_interval
+    assert pair["difference_interval"] == {"low": interval.low, "high": interval.high}
+
+
+def test_each_comparison_holds_the_drift_diagnosis_of_its_pair(data):
+    for pair in data["comparisons"].values():
+        a, b = data["runs"][pair["a"]], data["runs"][pair["b"]]
+        expected = diff_reports(RESULTS / a["path"], RESULTS / b["path"]).as_dict()
+        assert pair["drift"] == {**expected, "path_a": a["path"], "path_b": b["path"], "note": ""}
+        assert pair["drift"]["rank_agreement"]["queries"] > 0 and pair["drift"]["identity"]
 
 
 def test_throughput_and_size_come_from_timings_and_presets(data):
@@ -154,6 +205,11 @@ def test_a_results_folder_of_ones_own_dataset_without_baselines_or_rankings(tmp_
     assert bm25["command"] is None and "lacks the setting 'bm25'" in bm25["command_note"]
     [pair] = data["comparisons"].values()
     assert (pair["wins"] + pair["losses"], pair["queries"]) == (2, 2)
+    assert pair["drift"]["per_query"]["queries"] == 2 and pair["drift"]["rank_agreement"] is None  # no rankings
+    assert table["baseline"] == "BM25" and run["statistics"]["judged_at_10"] is None  # a report before judged@10
+    [dense_cell] = [cell for cell in ours if cell["value"] == 0.5]
+    assert dense_cell["stats"]["same"] is True  # two queries settle nothing
+    assert dense_cell["stats"]["judged_at_10"] is None
 
 
 def test_the_committed_site_is_built_from_the_committed_results_and_holds_no_text(scifact_dir):
