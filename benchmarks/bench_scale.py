@@ -1,9 +1,9 @@
 """Paper-scale benchmarks.
 
 `search`: exact dense search over float16 embedding shards on disk (memory-mapped, one at a
-time) against what the cores can do (torch's float32 matrix product of the search's own shape:
-the search's useful floating-point operations per second as a fraction of it) and against an
-in-memory FAISS flat index. Synthetic shards (random normal vectors, written
+time) against what the cores can do (the faster float32 matrix product of the search's own shape,
+torch's or numpy's: the search's useful floating-point operations per second as a fraction of
+it) and against an in-memory FAISS flat index (its hits made into the same ranking). Synthetic shards (random normal vectors, written
 with the embedding cache's `write_shard`, records and sha256 included) go to a temporary folder
 (under --work-dir when given: 2M x 768 float16 shards take about 3 GB), deleted afterwards. Each
 measurement runs in a fresh process, so that its peak resident memory (ru_maxrss) is its own:
@@ -113,8 +113,11 @@ def measure_sharded(paths: list[str], rows: list[int], dim: int, queries: int, t
 
 
 def measure_flat(paths: list[str], dim: int, queries: int, top_k: int, seed: int) -> dict:
-    """In a fresh process: the documents in one in-memory FAISS flat index, searched."""
+    """In a fresh process: the documents in one in-memory FAISS flat index, searched, and its
+    hits made into the same ranking as the sharded search returns (ids, self-hits dropped)."""
     import faiss
+
+    from sgpt_eval.retrieval.dense import ranked_hits
 
     query_vectors = _queries(queries, dim, seed)
     figures = {"rss_before_mib": round(_rss_mib(), 1)}
@@ -126,31 +129,39 @@ def measure_flat(paths: list[str], dim: int, queries: int, top_k: int, seed: int
     figures.update(documents=index.ntotal, build_s=round(time.perf_counter() - clock, 2))
     del docs
     faiss.normalize_L2(query_vectors)
+    doc_ids, query_ids = [f"d{i}" for i in range(index.ntotal)], [f"q{i}" for i in range(queries)]
     clock = time.perf_counter()
-    _, indices = index.search(query_vectors, top_k + 1)
+    scores, indices = index.search(query_vectors, top_k + 1)
+    ranking = ranked_hits(scores, indices, query_ids, doc_ids, top_k)  # the same ranking as the sharded search's
     seconds = time.perf_counter() - clock
     figures.update(search_s=round(seconds, 2), queries_per_s=round(queries / seconds, 3), **_peak(figures),
-                   top_ids=[[f"d{i}" for i in row[:10]] for row in indices[:20]])
+                   top_ids=[list(ranking[q])[:10] for q in query_ids[:20]])
     return figures
 
 
 def measure_sgemm(queries: int, dim: int, rows: int, repeats: int = 5) -> dict:
-    """In a fresh process: torch's float32 matrix product of the search's own shape (a chunk of
-    queries against a block of documents), the best of `repeats`: what these cores can do."""
+    """In a fresh process: a float32 matrix product of the search's own shape (a chunk of queries
+    against a block of documents) by torch (MKL) and by numpy (OpenBLAS), the best of `repeats`
+    each; the faster of the two is what these cores can do."""
     import torch
 
-    from sgpt_eval.retrieval.dense import BLOCK_BYTES
+    from sgpt_eval.retrieval.dense import SCORE_BYTES
 
-    chunk = min(queries, BLOCK_BYTES // (4 * rows))
-    left, right = torch.randn(chunk, dim), torch.randn(rows, dim)
-    out = torch.empty(chunk, rows)
-    torch.matmul(left, right.T, out=out)  # warm-up
-    times = []
-    for _ in range(repeats):
-        clock = time.perf_counter()
-        torch.matmul(left, right.T, out=out)
-        times.append(time.perf_counter() - clock)
-    return {"shape": [chunk, dim, rows], "gflop_per_s": round(2 * chunk * dim * rows / min(times) / 1e9, 1)}
+    chunk = min(queries, SCORE_BYTES // (4 * rows))
+    left, right, out = torch.randn(chunk, dim), torch.randn(rows, dim), torch.empty(chunk, rows)
+    products = {"torch": lambda: torch.matmul(left, right.T, out=out),
+                "numpy": lambda: np.matmul(left.numpy(), right.numpy().T, out=out.numpy())}
+    figures: dict = {"shape": [chunk, dim, rows]}
+    for name, product in products.items():
+        product()  # warm-up
+        times = []
+        for _ in range(repeats):
+            clock = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - clock)
+        figures[f"{name}_gflop_per_s"] = round(2 * chunk * dim * rows / min(times) / 1e9, 1)
+    figures["gflop_per_s"] = max(figures["torch_gflop_per_s"], figures["numpy_gflop_per_s"])
+    return figures
 
 
 def _in_fresh_process(function, *args) -> dict:
@@ -218,9 +229,10 @@ def run_search(args: argparse.Namespace) -> dict:
     same = min(_agreement(sharded, flat) for sharded, flat in zip(rounds["sharded_small"], rounds["flat_small"]))
     full = _median_of(rounds["sharded_full"])
     return {
-        "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against torch's float32 "
-                     "matrix product of the same shape and an in-memory FAISS IndexFlatIP (float32); random "
-                     "normal vectors; medians of alternating rounds, each measurement in a fresh process",
+        "benchmark": "exact cosine search, float16 shards memory-mapped one at a time, against the faster "
+                     "float32 matrix product of the same shape (torch or numpy) and an in-memory FAISS "
+                     "IndexFlatIP (float32) whose hits are made into the same ranking; random normal "
+                     "vectors; medians of alternating rounds, each measurement in a fresh process",
         "settings": {"docs": args.docs, "dim": args.dim, "queries": args.queries, "top_k": args.top_k,
                      "shard_size": args.shard_size, "store_dtype": "float16", "seed": args.seed,
                      "rounds": args.rounds, "sharded_search_device": args.device or "cpu"},

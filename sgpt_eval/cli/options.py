@@ -22,8 +22,8 @@ def add_common(parser: argparse.ArgumentParser, threads: bool = False) -> None:
     parser.add_argument("--cache-dir", help=f"models, embeddings, indexes and scores (default: ${folders.CACHE_ENV} "
                                             "or ~/.cache/sgpt_eval)")
     if threads:
-        parser.add_argument("--threads", type=int, metavar="N", help="CPU threads of torch (encoding, scoring) "
-                                                                     "and faiss (search) (default: about one per core)")
+        parser.add_argument("--threads", type=int, metavar="N", help="CPU threads of torch (encoding, scoring), "
+                                                                     "faiss and numpy's BLAS (search) (default: about one per core)")
     add_verbosity(parser)
 
 
@@ -36,14 +36,16 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 
 def set_threads(threads: int) -> None:
-    """--threads N: torch's and faiss' CPU threads, set before anything runs."""
+    """--threads N: torch's, faiss' and numpy's BLAS (dense search) CPU threads, set before anything runs."""
     if threads < 1:
         raise SgptEvalError(f"--threads {threads}: must be at least 1")
     import faiss
+    import threadpoolctl
     import torch
 
     torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads, user_api="blas")
 
 
 def add_fields(group, cls, names: Iterable[str], defaults: dict | None = None, given_only: bool = False) -> None:

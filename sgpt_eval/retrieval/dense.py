@@ -3,7 +3,7 @@ normalized (cosine) or raw (dot) vectors.
 
 The corpus is read one shard at a time (memory-mapped from the embedding cache), upcast into
 blocks of a few shards and scored against a chunk of queries by one float32 matrix product
-(torch, on the CPU or the GPU), keeping a running top-(k+1) per query. Only a block's documents
+(numpy's BLAS on the CPU, torch on the GPU), keeping a running top-(k+1) per query. Only a block's documents
 that beat a query's current (k+1)-th best are looked at again, so after the first block nearly
 all the work is the matrix product. Memory depends on the block size, the dimension, the number
 of queries and k, never on the corpus size. Equal scores rank the lower document index first.
@@ -32,11 +32,12 @@ from .ranking import Ranking
 log = logging.getLogger(__name__)
 
 SCORE_FUNCTIONS = ("cos_sim", "dot")
-# Documents scored at once: as many as fit in BLOCK_BYTES of float32 (fewer, larger blocks keep
-# the matrix product large), at least BLOCK_ROWS. The scores of a chunk of queries against a block
-# take at most BLOCK_BYTES as well.
+# Documents scored at once: as many as fit in BLOCK_BYTES of float32, at least BLOCK_ROWS (large
+# enough for a matrix product near the cores' speed, small enough to stay cheap to fill), and
+# the scores of a chunk of queries against a block in at most SCORE_BYTES.
 BLOCK_ROWS = 8192
-BLOCK_BYTES = 256 * 2**20
+BLOCK_BYTES = 192 * 2**20
+SCORE_BYTES = 256 * 2**20
 CHUNK_SIZE = 4096  # queries scored at once, at most
 
 
@@ -82,8 +83,8 @@ def _blocks(shards: Iterable[np.ndarray], score_function: str, rows: int) -> Ite
         if len(shard) > rows:
             yield _prepare(shard, score_function)
             continue
-        if buffer.shape != (rows, shard.shape[1]):
-            buffer = np.empty((rows, shard.shape[1]), np.float32)
+        if buffer.shape != (rows, shard.shape[1]):  # torch's allocation: its pages are first touched several times faster
+            buffer = torch.empty((rows, shard.shape[1])).numpy()
         _upcast(shard, buffer[filled:filled + len(shard)])
         filled += len(shard)
     if filled:
@@ -96,39 +97,36 @@ def _normalized(block: np.ndarray, score_function: str) -> np.ndarray:
     return block
 
 
-def _merge(kept: torch.Tensor, kept_ids: torch.Tensor, scores: torch.Tensor, entering: torch.Tensor, offset: int):
-    """The best of each row among the kept documents and a block's, by score, then lower index.
+def _above(scores: torch.Tensor, floor: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Flat positions of the scores above their row's `floor` (NaN never is), ascending; `mask` a
+    boolean buffer of the scores' shape. On the CPU by numpy, whose single passes over the
+    block's scores ran several times faster than torch's (`benchmarks/README.md`)."""
+    if scores.device.type != "cpu":
+        return torch.gt(scores, floor, out=mask).view(-1).nonzero().view(-1)
+    return torch.from_numpy(np.flatnonzero(np.greater(scores.numpy(), floor.numpy(), out=mask.numpy())))
 
-    `kept`: each row's best so far, sorted (score descending, then lower index; -inf where none
-    yet); `scores`: the block's, documents `offset` on, all of higher index; `entering`: a
-    boolean buffer of the same shape. Only a document above its row's worst kept score can enter
-    (one equal to it has a higher index), and until a row is full only one among the block's own
-    best `depth`; the few that enter are packed left, in index order, and merged by a stable sort.
-    """
-    depth = kept.shape[1]
-    torch.gt(scores, kept[:, -1:], out=entering)  # NaN (a broken vector) never enters
-    if scores.shape[1] > depth and bool(torch.isneginf(kept[:, -1]).any()):
+
+def _entrants(scores: torch.Tensor, floor: torch.Tensor, depth: int, mask: torch.Tensor) -> torch.Tensor:
+    """Flat positions, ascending, of a block's documents that may enter their row's best `depth`.
+    Only a score above the row's worst kept one (`floor`) can: one equal to it has a higher index.
+    Until a row holds `depth` documents (its floor is -inf), only one among the block's own best."""
+    if scores.shape[1] > depth and bool(torch.isneginf(floor).any()):
         finite = torch.nan_to_num(scores, nan=-torch.inf)
         kth = torch.topk(finite, depth, dim=1, sorted=False).values.min(dim=1, keepdim=True).values
-        entering &= finite >= kth
-    rows, cols = entering.nonzero(as_tuple=True)  # row by row, columns ascending
-    if len(rows) == 0:
-        return kept, kept_ids
-    counts = torch.bincount(rows, minlength=len(scores))
-    place = torch.arange(len(rows), device=rows.device) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
-    width = int(counts.max())
-    packed = torch.full((len(scores), width), -torch.inf, device=scores.device)
-    packed_ids = torch.full((len(scores), width), -1, dtype=torch.int64, device=scores.device)
-    packed[rows, place], packed_ids[rows, place] = scores[rows, cols], cols + offset
-    both, both_ids = torch.cat([kept, packed], dim=1), torch.cat([kept_ids, packed_ids], dim=1)
-    order = torch.sort(both, dim=1, descending=True, stable=True).indices[:, :depth]
-    return both.gather(1, order), both_ids.gather(1, order)
+        return ((finite > floor) & (finite >= kth)).view(-1).nonzero().view(-1)
+    return _above(scores, floor, mask)
 
 
 class _RunningTop:
-    """The best `depth` documents of every query so far, fed one block of documents at a time and
-    scored on `device` against at most `chunk_size` queries at once (fewer when their scores
-    would pass BLOCK_BYTES), into buffers reused from block to block."""
+    """The best `depth` documents of every query so far (score descending, then lower index; -inf
+    where none yet), fed one block of documents at a time and scored on `device` against at most
+    `chunk_size` queries at once (fewer when their scores would pass SCORE_BYTES), into buffers
+    reused from block to block.
+
+    The documents that may enter wait, with their scores, and are merged by one stable sort once
+    about `depth` per query have gathered (or while some query has fewer than `depth` kept): the
+    kept worst scores they must beat stay valid in between, only less tight.
+    """
 
     def __init__(self, queries: np.ndarray, depth: int, chunk_size: int, device: str) -> None:
         self.depth, self.chunk_size, self.device = depth, chunk_size, torch.device(device)
@@ -136,24 +134,64 @@ class _RunningTop:
         self.scores = torch.full((len(queries), depth), -torch.inf, device=self.device)
         self.ids = torch.full((len(queries), depth), -1, dtype=torch.int64, device=self.device)
         self.buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.waiting: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (rows, document indices, scores)
+        self.waiting_count = 0
 
     def add(self, block: np.ndarray, offset: int) -> None:
         documents = torch.from_numpy(block).to(self.device)
-        chunk = max(1, min(self.chunk_size, BLOCK_BYTES // (4 * len(block))))
+        chunk = max(1, min(self.chunk_size, SCORE_BYTES // (4 * len(block))))
         size = min(chunk, len(self.queries)) * len(block)
         if self.buffers is None or self.buffers[0].numel() < size:
             self.buffers = (torch.empty(size, device=self.device), torch.empty(size, dtype=torch.bool, device=self.device))
         for start in range(0, len(self.queries), chunk):
-            rows = slice(start, start + chunk)
-            queries = self.queries[rows]
+            queries = self.queries[start:start + chunk]
             shape = (len(queries), len(block))
-            scores = torch.matmul(queries, documents.T, out=self.buffers[0][:shape[0] * shape[1]].view(shape))
-            entering = self.buffers[1][:shape[0] * shape[1]].view(shape)
-            self.scores[rows], self.ids[rows] = _merge(self.scores[rows], self.ids[rows], scores, entering, offset)
+            scores = self._product(queries, documents, self.buffers[0][:shape[0] * shape[1]].view(shape))
+            mask = self.buffers[1][:shape[0] * shape[1]].view(shape)
+            flat = _entrants(scores, self.scores[start:start + chunk, -1:], self.depth, mask)
+            rows, cols = flat // shape[1], flat % shape[1]
+            self.waiting.append((rows + start, cols + offset, scores.view(-1)[flat]))
+            self.waiting_count += len(flat)
+        if self.waiting_count > self.scores.numel() or bool(torch.isneginf(self.scores[:, -1]).any()):
+            self._merge()
+
+    def _merge(self) -> None:
+        """The waiting documents packed left per row, in index order, after the kept ones; a stable
+        sort by score then keeps the lower index first among equal scores."""
+        if not self.waiting_count:
+            self.waiting = []
+            return
+        # Each row's documents go left to right in index order: the parts came block by block,
+        # each row by row, so a document's place is its row's count so far plus its rank in the part.
+        counts, places = torch.zeros(len(self.scores), dtype=torch.int64, device=self.device), []
+        for part_rows, _, _ in self.waiting:
+            part_counts = torch.bincount(part_rows, minlength=len(self.scores))
+            rank = torch.arange(len(part_rows), device=self.device) - (part_counts.cumsum(0) - part_counts)[part_rows]
+            places.append(counts[part_rows] + rank)
+            counts += part_counts
+        rows, ids, scores = (torch.cat(parts) for parts in zip(*self.waiting))
+        place = torch.cat(places)
+        self.waiting, self.waiting_count = [], 0
+        packed = torch.full((len(self.scores), int(counts.max())), -torch.inf, device=self.device)
+        packed_ids = torch.full(packed.shape, -1, dtype=torch.int64, device=self.device)
+        packed[rows, place], packed_ids[rows, place] = scores, ids
+        both, both_ids = torch.cat([self.scores, packed], dim=1), torch.cat([self.ids, packed_ids], dim=1)
+        order = torch.sort(both, dim=1, descending=True, stable=True).indices[:, :self.depth]
+        self.scores, self.ids = both.gather(1, order), both_ids.gather(1, order)
+
+    def _product(self, queries: torch.Tensor, documents: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """`queries @ documents.T` into `out`. On the CPU by numpy's BLAS (OpenBLAS, as FAISS's flat
+        index uses), which multiplied float32 matrices 1.6x faster than torch's (MKL) on AMD cores
+        (`benchmarks/README.md`); on a GPU by torch."""
+        if self.device.type == "cpu":
+            np.matmul(queries.numpy(), documents.numpy().T, out=out.numpy())
+            return out
+        return torch.matmul(queries, documents.T, out=out)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Scores and document indices, each row best first (equal scores: lower index first;
         -inf and -1 where fewer documents could be ranked)."""
+        self._merge()
         return self.scores.cpu().numpy(), self.ids.cpu().numpy()
 
 
@@ -185,10 +223,10 @@ def search(
         offset += len(block)
     if offset != len(doc_ids):
         raise ValueError(f"{offset} document vectors for {len(doc_ids)} documents")
-    return _ranking(*top.result(), query_ids, doc_ids, top_k)
+    return ranked_hits(*top.result(), query_ids, doc_ids, top_k)
 
 
-def _ranking(scores: np.ndarray, indices: np.ndarray, query_ids: list[str], doc_ids: list[str], top_k: int) -> Ranking:
+def ranked_hits(scores: np.ndarray, indices: np.ndarray, query_ids: list[str], doc_ids: list[str], top_k: int) -> Ranking:
     """Each query's hits, best first, without the document of its own id and at most k; slots
     left at -inf (nothing ranked there: too few documents, or broken vectors) are left out."""
     names = np.asarray(doc_ids, dtype=object)

@@ -66,7 +66,7 @@ def test_every_option_of_every_command_has_help():
                if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()]
     commands = [choice for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)
                 for choice in action._choices_actions]
-    assert missing == [] and len(commands) == 17  # eval (alias dense) ... fuse ... regress, paper, export, cache, plan
+    assert missing == [] and len(commands) == 20  # eval (alias dense) ... fuse ... regress, diff, annotate, site, paper, ...
     assert all(choice.help for choice in commands)
 
 
@@ -78,17 +78,22 @@ def test_threads_below_one_is_one_line(capsys, tmp_path):
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
 
 
-def test_threads_sets_torch_and_faiss():
+def test_threads_sets_torch_faiss_and_blas():
     import faiss
+    import threadpoolctl
     import torch
 
-    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads(), threadpoolctl.threadpool_info()
     try:
         set_threads(1)
-        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads(), blas_threads()) == (1, 1, {1})
     finally:
         torch.set_num_threads(before[0])
         faiss.omp_set_num_threads(before[1])
+        threadpoolctl.threadpool_limits({pool["prefix"]: pool["num_threads"] for pool in before[2]})
 
 
 # main(), then a library logger set to DEBUG (as bm25s sets its own) logs at DEBUG and WARNING.
