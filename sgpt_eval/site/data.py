@@ -61,7 +61,8 @@ def build_site_data(results_dir: Path, baselines_dir: Path | None = None, data_d
     found = find_reports(results_dir)
     if not found:
         raise SgptEvalError(f"{results_dir}: no run reports; run an evaluation first or pass --results-dir")
-    runs = _runs(found, results_dir, data_dir, with_text)
+    rankings = functools.lru_cache(maxsize=None)(read_ranking)  # each ranking read once, for its run and its pairs
+    runs = _runs(found, results_dir, data_dir, with_text, rankings)
     baselines_dir = baselines_dir or results_dir / "baselines"
     regression = regression_status(results_dir, baselines_dir, found)
     for entry in regression["baselines"]:
@@ -71,23 +72,24 @@ def build_site_data(results_dir: Path, baselines_dir: Path | None = None, data_d
     tables = [beir_table(results_dir, name, beir_runs) for name in PAPER_TABLES]
     tables.append(useb_table(results_dir))
     return {"generator": f"sgpt-eval {__version__}", "metric": METRIC, "tables": tables, "runs": runs,
-            "comparisons": comparisons(runs, results_dir), "regression": regression,
+            "comparisons": comparisons(runs, results_dir, rankings), "regression": regression,
             "texts_included": with_text and any(run["texts"] for run in runs.values())}
 
 
-def _runs(found: list[tuple[Path, Report]], results_dir: Path, data_dir: Path | None, with_text: bool) -> dict:
+def _runs(found: list[tuple[Path, Report]], results_dir: Path, data_dir: Path | None, with_text: bool,
+          rankings: Callable[[Path], Ranking] = read_ranking) -> dict:
     """Each run by its identity digest; systems named as the tables name them (per benchmark)."""
     runs = {}
     for benchmark in ("beir", "useb"):
         mine = [(path, report) for path, report in found if report.identity.benchmark == benchmark]
         names = labels([report.identity for _, report in mine])
         for (path, report), system in zip(mine, names):
-            runs[report.identity.digest()] = run_entry(path, report, system, results_dir, data_dir, with_text)
+            runs[report.identity.digest()] = run_entry(path, report, system, results_dir, data_dir, with_text, rankings)
     return runs
 
 
 def run_entry(path: Path, report: Report, system: str, results_dir: Path, data_dir: Path | None,
-              with_text: bool) -> dict:
+              with_text: bool, rankings: Callable[[Path], Ranking] = read_ranking) -> dict:
     """One run as the drill-down shows it."""
     identity = report.identity
     try:
@@ -95,7 +97,7 @@ def run_entry(path: Path, report: Report, system: str, results_dir: Path, data_d
     except SgptEvalError as exc:
         command, command_note = None, str(exc)
     scores = report.per_query.get(METRIC, {})
-    top, top_note, texts = top_documents(path, report, data_dir, with_text)
+    top, top_note, texts = top_documents(path, report, data_dir, with_text, rankings)
     return {
         "id": identity.digest(), "benchmark": identity.benchmark, "dataset": identity.dataset,
         "dataset_label": dataset_label(identity.dataset) if identity.benchmark == "beir"
@@ -163,7 +165,8 @@ def throughput(report: Report) -> dict | None:
     return None
 
 
-def top_documents(path: Path, report: Report, data_dir: Path | None, with_text: bool) -> tuple[dict | None, str, dict | None]:
+def top_documents(path: Path, report: Report, data_dir: Path | None, with_text: bool,
+                  rankings: Callable[[Path], Ranking] = read_ranking) -> tuple[dict | None, str, dict | None]:
     """Each query's top ten document ids from the run's ranking, each with its judgement (the grade;
     None: unjudged) when the dataset's judgements are on disk and are the run's (same sha256); the
     texts of those queries and documents with `with_text`. Also a note on what is missing and why."""
@@ -173,7 +176,7 @@ def top_documents(path: Path, report: Report, data_dir: Path | None, with_text: 
     ranking_path = path.parent / report.ranking_file
     if not ranking_path.is_file():
         return None, f"its ranking {report.ranking_file} is not beside the report", None
-    ranking = top_k(read_ranking(ranking_path), TOP)
+    ranking = top_k(rankings(ranking_path), TOP)
     ranked = {qid: list(ranking.get(qid, {})) for qid in report.per_query.get(METRIC, ranking)}
     files = _dataset_files(identity, data_dir)
     if isinstance(files, str):
@@ -300,7 +303,7 @@ def regression_status(results_dir: Path, baselines_dir: Path, found: list[tuple[
     return {"baselines": entries, "note": ""}
 
 
-def comparisons(runs: dict, results_dir: Path) -> dict:
+def comparisons(runs: dict, results_dir: Path, rankings: Callable[[Path], Ranking] = read_ranking) -> dict:
     """Every pair of runs on one BEIR dataset and split, as "A|B" (A before B in digest order; the page
     reads B|A as its mirror): `compare`'s paired statistics over the queries both have (with the
     paired bootstrap interval of A - B), and in `drift` `reports.drift`'s diagnosis of the two."""
@@ -308,7 +311,6 @@ def comparisons(runs: dict, results_dir: Path) -> dict:
     groups = itertools.groupby(sorted((run["dataset"], run["identity"]["split"], run_id) for run_id, run in runs.items()
                                       if run["benchmark"] == "beir" and run["per_query"]), key=lambda item: item[:2])
     for _, members in groups:
-        rankings = functools.lru_cache(maxsize=None)(read_ranking)  # each run's ranking read once per dataset
         for a, b in itertools.combinations([run_id for *_, run_id in members], 2):
             result = compare_scores(runs[a]["per_query"], runs[b]["per_query"], dataset=runs[a]["dataset"],
                                     name_a=runs[a]["system"], name_b=runs[b]["system"], permutations=PERMUTATIONS,

@@ -20,9 +20,8 @@ from sgpt_eval.reports.schema import find_reports
 from sgpt_eval.reports.uncertainty import bootstrap_interval
 from sgpt_eval.site.reproduce import command_line
 
-from ..conftest import REPO, SHARED_BEIR
+from ..conftest import SHARED_BEIR
 
-RESULTS = REPO / "results"
 
 
 def _unavailable(reason: str):
@@ -54,11 +53,12 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """The site of the committed results, built by `sgpt-eval site` (judgements marked where the data is)."""
+def site(results, tmp_path_factory) -> Path:
+    """The site of the committed SciFact and USEB results, built by `sgpt-eval site` (judgements marked
+    where the data is)."""
     output = tmp_path_factory.mktemp("site")
     data_dir = ["--data-dir", str(SHARED_BEIR)] if (SHARED_BEIR / "scifact").is_dir() else []
-    assert main(["site", "--results-dir", str(RESULTS), "--output", str(output), *data_dir, "-q"]) == 0
+    assert main(["site", "--results-dir", str(results), "--output", str(output), *data_dir, "-q"]) == 0
     return output
 
 
@@ -80,13 +80,13 @@ def _agreement(browser) -> list[list[str]]:
     return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
 
 
-def test_the_site_in_a_browser(browser, site, tmp_path):
+def test_the_site_in_a_browser(results, browser, site, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     browser.get((site / "index.html").as_uri())
     assert browser.get_log("browser") == []  # no script error, no failed load
-    reports = {report.identity.digest(): (path, report) for path, report in find_reports(RESULTS)}
+    reports = {report.identity.digest(): (path, report) for path, report in find_reports(results)}
 
     # The tables: every cell of ours shows its report's number, and every BEIR report is in one.
     shown = {}

@@ -25,19 +25,18 @@ from sgpt_eval.site.render import ASSETS, DATA_SCRIPT, PAGES, data_script, write
 
 from ..conftest import REPO
 
-RESULTS = REPO / "results"
 
 
 @pytest.fixture(scope="module")
-def data() -> dict:
-    return build_site_data(RESULTS)
+def data(results) -> dict:
+    return build_site_data(results)
 
 
-def test_every_linked_cell_is_its_reports_ndcg10_and_every_table_value_is_the_tables(data):
-    reports = {report.identity.digest(): report for _, report in find_reports(RESULTS)}
+def test_every_linked_cell_is_its_reports_ndcg10_and_every_table_value_is_the_tables(results, data):
+    reports = {report.identity.digest(): report for _, report in find_reports(results)}
     linked = 0
     for table in data["tables"][:2]:
-        expected = build_paper_table(RESULTS, table["id"])
+        expected = build_paper_table(results, table["id"])
         assert [column["name"] for column in table["columns"]] == list(expected.columns)
         assert [row["label"] for row in table["rows"]] == list(expected.index)
         for row, (_, values) in zip(table["rows"], expected.iterrows()):
@@ -48,19 +47,19 @@ def test_every_linked_cell_is_its_reports_ndcg10_and_every_table_value_is_the_ta
                     linked += 1
     assert linked == 5  # BM25, two dense runs in the bi-encoder table; BM25 and the re-ranker in the other
     [useb] = [row for row in data["tables"][2]["rows"] if row["source"].startswith("measured")]
-    [measured] = measured_rows(RESULTS)
+    [measured] = measured_rows(results)
     cell = useb["cells"][2]
     assert (useb["label"], cell["value"]) == (measured.model, measured.scores["twitterpara"])
     assert cell["value"] == 100 * reports[cell["run"]].main_score
 
 
-def test_each_run_holds_its_report(data):
-    for path, report in find_reports(RESULTS):
+def test_each_run_holds_its_report(results, data):
+    for path, report in find_reports(results):
         run = data["runs"][report.identity.digest()]
         assert run["identity"] == report.identity.as_dict()
         assert run["per_query"] == report.per_query.get("NDCG@10", {})
         assert (run["main_score"], run["timings_s"], run["versions"]) == (report.main_score, report.timings_s, report.versions)
-        assert RESULTS / run["path"] == path
+        assert results / run["path"] == path
         assert run["command"].startswith("sgpt-eval ")
         stats = run["statistics"]
         if report.identity.benchmark == "beir":
@@ -74,11 +73,11 @@ def test_each_run_holds_its_report(data):
             assert stats["judged_at_10"] is None
 
 
-def test_cells_carry_the_tables_intervals_tests_against_bm25_and_judged_at_10(data):
+def test_cells_carry_the_tables_intervals_tests_against_bm25_and_judged_at_10(results, data):
     checked = set()
     for table in data["tables"][:2]:
         assert table["baseline"] == "BM25"
-        cells = build_paper_table(RESULTS, table["id"], baseline="BM25").attrs["cells"]
+        cells = build_paper_table(results, table["id"], baseline="BM25").attrs["cells"]
         for row in table["rows"]:
             for cell, column in zip(row["cells"], table["columns"]):
                 if column["name"] not in cells.low or cell["value"] is None:
@@ -102,14 +101,14 @@ def test_cells_carry_the_tables_intervals_tests_against_bm25_and_judged_at_10(da
                        ("ce", "rerank", None, DIFFERENT_QUERIES)}
 
 
-def test_regression_status_is_checks_and_names_the_run(data, tmp_path):
+def test_regression_status_is_checks_and_names_the_run(results, data, tmp_path):
     assert {entry["status"] for entry in data["regression"]["baselines"]} == {"met"}
     assert {data["runs"][entry["run"]]["regression"] for entry in data["regression"]["baselines"]} == {"met"}
-    baselines = shutil.copytree(RESULTS / "baselines", tmp_path / "baselines")
+    baselines = shutil.copytree(results / "baselines", tmp_path / "baselines")
     edited = sorted(baselines.glob("*bm25*.json"))[0]
     payload = json.loads(edited.read_text())
     edited.write_text(json.dumps({**payload, "value": payload["value"] + 0.1}))
-    status = regression_status(RESULTS, baselines, find_reports(RESULTS))
+    status = regression_status(results, baselines, find_reports(results))
     failed = [entry for entry in status["baselines"] if entry["status"] == "not met"]
     assert [entry["baseline"] for entry in failed] == [edited.name] and "expected" in failed[0]["message"]
 
@@ -126,10 +125,10 @@ def test_comparisons_are_compares_for_each_pair_of_a_dataset(data):
     assert pair["difference_interval"] == {"low": interval.low, "high": interval.high}
 
 
-def test_each_comparison_holds_the_drift_diagnosis_of_its_pair(data):
+def test_each_comparison_holds_the_drift_diagnosis_of_its_pair(results, data):
     for pair in data["comparisons"].values():
         a, b = data["runs"][pair["a"]], data["runs"][pair["b"]]
-        expected = diff_reports(RESULTS / a["path"], RESULTS / b["path"]).as_dict()
+        expected = diff_reports(results / a["path"], results / b["path"]).as_dict()
         assert pair["drift"] == {**expected, "path_a": a["path"], "path_b": b["path"], "note": ""}
         assert pair["drift"]["rank_agreement"]["queries"] > 0 and pair["drift"]["identity"]
 
@@ -149,9 +148,9 @@ def test_without_judgements_documents_are_listed_unmarked(data):
     assert all(grade is None for docs in run["top"].values() for _, grade in docs)
 
 
-def test_top_ten_documents_are_the_rankings_marked_from_the_judgements(scifact_dir):
-    data = build_site_data(RESULTS, data_dir=scifact_dir)
-    [(path, report)] = [(p, r) for p, r in find_reports(RESULTS, "beir") if r.identity.method == "bm25"]
+def test_top_ten_documents_are_the_rankings_marked_from_the_judgements(results, scifact_dir):
+    data = build_site_data(results, data_dir=scifact_dir)
+    [(path, report)] = [(p, r) for p, r in find_reports(results, "beir") if r.identity.method == "bm25"]
     run = data["runs"][report.identity.digest()]
     ranking = top_k(read_ranking(path.parent / report.ranking_file), 10)
     qrels = beir.read_qrels(scifact_dir / "scifact" / "qrels" / "test.tsv")
@@ -164,18 +163,18 @@ def test_top_ten_documents_are_the_rankings_marked_from_the_judgements(scifact_d
     assert run["texts"] is None and not data["texts_included"]
 
 
-def test_texts_only_when_asked_and_never_into_the_results_folder(scifact_dir, tmp_path, capsys):
+def test_texts_only_when_asked_and_never_into_the_results_folder(results, scifact_dir, tmp_path, capsys):
     queries = beir.read_queries(scifact_dir / "scifact" / "queries.jsonl")
-    plain = data_script(build_site_data(RESULTS, data_dir=scifact_dir))
+    plain = data_script(build_site_data(results, data_dir=scifact_dir))
     assert not any(text in plain for text in list(queries.values())[:50])
-    with_text = build_site_data(RESULTS, data_dir=scifact_dir, with_text=True)
+    with_text = build_site_data(results, data_dir=scifact_dir, with_text=True)
     run = next(run for run in with_text["runs"].values() if run["method"] == "bm25")
     qid = next(iter(run["top"]))
     assert run["texts"]["queries"][qid] == queries[qid]
     assert set(run["texts"]["documents"]) >= {doc for doc, _ in run["top"][qid]}
-    assert main(["site", "--results-dir", str(RESULTS), "--data-dir", str(scifact_dir), "--with-text"]) == 2
+    assert main(["site", "--results-dir", str(results), "--data-dir", str(scifact_dir), "--with-text"]) == 2
     assert "--with-text" in capsys.readouterr().err
-    assert not (RESULTS / "site" / "index.html").exists() or "texts_included\":false" in (RESULTS / "site" / DATA_SCRIPT).read_text()
+    assert not (results / "site" / "index.html").exists() or "texts_included\":false" in (results / "site" / DATA_SCRIPT).read_text()
 
 
 def test_the_site_is_its_pages_and_the_data_as_one_script(data, tmp_path):
@@ -213,9 +212,9 @@ def test_a_results_folder_of_ones_own_dataset_without_baselines_or_rankings(tmp_
 
 
 def test_the_committed_site_is_built_from_the_committed_results_and_holds_no_text(scifact_dir):
-    site = RESULTS / "site"
+    site = REPO / "results" / "site"
     for name in PAGES:
         assert (site / name).read_text(encoding="utf-8") == (ASSETS / name).read_text(encoding="utf-8"), "run `make site`"
-    data = build_site_data(RESULTS, data_dir=scifact_dir)
+    data = build_site_data(REPO / "results", data_dir=scifact_dir)
     assert (site / DATA_SCRIPT).read_text(encoding="utf-8") == data_script(data), "run `make site`"
     assert not data["texts_included"] and all(run["texts"] is None for run in data["runs"].values())
