@@ -57,11 +57,9 @@ def search_device(use_gpu: bool | None) -> str:
 def _prepare(vectors: np.ndarray, score_function: str) -> np.ndarray:
     """float32 rows (a float16 or memory-mapped shard is copied), L2-normalized for cosine."""
     prepared = np.ascontiguousarray(vectors, dtype=np.float32)
-    if score_function == "cos_sim":
-        if np.may_share_memory(prepared, vectors):  # never normalize the caller's (or a mapped file's) rows
-            prepared = prepared.copy()
-        faiss.normalize_L2(prepared)
-    return prepared
+    if score_function == "cos_sim" and np.may_share_memory(prepared, vectors):
+        prepared = prepared.copy()  # never normalize the caller's (or a mapped file's) rows
+    return _normalized(prepared, score_function)
 
 
 def _upcast(shard: np.ndarray, into: np.ndarray) -> None:
@@ -92,6 +90,7 @@ def _blocks(shards: Iterable[np.ndarray], score_function: str, rows: int) -> Ite
 
 
 def _normalized(block: np.ndarray, score_function: str) -> np.ndarray:
+    """`block` itself, its rows L2-normalized in place for cosine."""
     if score_function == "cos_sim":
         faiss.normalize_L2(block)
     return block
