@@ -24,7 +24,8 @@ from ..errors import SgptEvalError
 from ..executors import Executor, executor_for
 from ..models.options import ModelOptions
 from ..models.resolution import ResolvedModel
-from ..reports.schema import Identity, existing, new_report, read_report, write_report
+from ..reports.schema import PAIR_INTERVAL, Identity, existing, new_report, read_report, write_report
+from ..reports.uncertainty import RESAMPLES, SEED, average_precision_interval
 from ..retrieval.embedding_cache import EmbeddingCache
 from ..storage import sha256_text
 from ..timing import timed
@@ -118,10 +119,21 @@ def _evaluate_one(name: str, data_dir: Path, output_dir: Path, model: ResolvedMo
             return cache.encode(encoder, texts, ENCODED_AS, sha256_text("\n".join(texts)))[0].concatenated()
 
     with timed(timings, "score"):
-        metrics = evaluate(data, embed)
+        scores = evaluate(data, embed)
     timings["score"] -= timings["encode"]
+    metrics = scores.metrics
     log.info("%s %s (%s): %s = %.4f", name, identity.model_name, data.split, main, metrics[main])
     details = {"device": encoder.device, "batch_size": encoder.batch_size,
                "embedding_cache": {"used": cache.root is not None}}
-    path = write_report(new_report(identity, main, metrics, {}, details, timings, data_dir), output_dir)
+    if scores.pairs:
+        details[PAIR_INTERVAL] = pair_interval(scores.pairs)
+    path = write_report(new_report(identity, main, metrics, scores.per_query, details, timings, data_dir), output_dir)
     return UsebOutcome(name, metrics=metrics, report=path)
+
+
+def pair_interval(pairs: dict[str, tuple[list[int], list[float]]]) -> dict:
+    """The 95% interval of the mean AP over subsets, resampling each subset's pairs, as a report's
+    details keep it: the pairs' cosines are too many to keep in the report (TwitterPara: 10,000)."""
+    interval = average_precision_interval(list(pairs.values()))
+    return {"low": interval.low, "high": interval.high, "resamples": RESAMPLES, "seed": SEED,
+            "pairs": {name: len(labels) for name, (labels, _) in pairs.items()}}

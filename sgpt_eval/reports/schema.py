@@ -54,6 +54,9 @@ RANKING_SUFFIX = ".trec.gz"  # a report's ranking: TREC, gzip-compressed (a sixt
 JUDGED = "Judged@10"
 OPTIMISTIC_NDCG = "OptimisticNDCG@10"
 JUDGEMENT_METRICS = (JUDGED, OPTIMISTIC_NDCG)
+# Where a USEB report whose main metric is no mean over queries (TwitterPara's AP over pairs) keeps
+# its 95% interval, made when it was measured: {"low", "high", "resamples", "seed", "pairs"}.
+PAIR_INTERVAL = "interval_95_over_pairs"
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,9 @@ class Report:
     identity: Identity
     main_metric: str
     metrics: dict[str, float]
-    per_query: dict[str, dict[str, float]]  # metric -> query id -> score (BEIR: NDCG@10, and JUDGEMENT_METRICS)
+    # metric -> query id -> score. BEIR: NDCG@10, and JUDGEMENT_METRICS; USEB: the figures whose mean
+    # is the main metric (`evaluation.useb_metrics.UsebScores`)
+    per_query: dict[str, dict[str, float]]
     details: dict  # how it ran: device, batch size, caches, counts
     timings_s: dict[str, float]
     versions: dict[str, str] = field(default_factory=dict)

@@ -6,12 +6,13 @@ another draw of queries. Resampling draws whole queries with replacement (`rng.i
 the bootstrap distribution is scipy's, at bounded memory on large query sets. A paired interval
 resamples the per-query differences (the same queries for both systems); an interval of an
 average over datasets resamples queries within each dataset independently and averages the
-dataset means, as the average itself is made.
+dataset means, as the average itself is made. Average precision over a set of items (USEB's
+TwitterPara) is no mean of per-item values: its interval resamples items and recomputes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,22 +55,64 @@ def average_interval(samples: Sequence[Sequence[float] | np.ndarray], weights: S
     """Interval of a weighted sum of means, sum(w_d * mean(samples[d])) (equal weights 1/D by
     default: the average over D datasets), each sample resampled on its own."""
     arrays = [np.asarray(sample, dtype=float) for sample in samples]
-    if not arrays or any(array.ndim != 1 or array.size == 0 for array in arrays):
+    if any(array.ndim != 1 for array in arrays):
+        raise SgptEvalError("bootstrap: each dataset's per-query scores must be one list of numbers")
+    weights = np.full(len(arrays), 1 / len(arrays)) if weights is None else np.asarray(weights, dtype=float)
+    if weights.shape != (len(arrays),):
+        raise SgptEvalError(f"bootstrap: {weights.size} weights for {len(arrays)} datasets")
+    return _percentile_interval([array.size for array in arrays],
+                                lambda d, rows: weights[d] * arrays[d][rows].mean(axis=1), resamples, confidence, seed)
+
+
+def average_precision_interval(samples: Sequence[tuple[Sequence[int] | np.ndarray, Sequence[float] | np.ndarray]],
+                               resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                               seed: int = SEED) -> Interval:
+    """Interval of the mean over D sets of items of each set's average precision (scikit-learn's:
+    equal scores are one threshold), each set's (labels, scores) resampled on its own. AP ranks a
+    set's items all at once, so a resample recomputes it rather than averaging per-item values."""
+    sets = [(np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)) for labels, scores in samples]
+    if any(labels.shape != scores.shape for labels, scores in sets):
+        raise SgptEvalError("bootstrap: every item needs one label and one score")
+    return _percentile_interval([labels.size for labels, _ in sets],
+                                lambda d, rows: _resampled_average_precision(*sets[d], rows) / len(sets),
+                                resamples, confidence, seed)
+
+
+def _percentile_interval(sizes: Sequence[int], statistic: Callable[[int, np.ndarray], np.ndarray], resamples: int,
+                         confidence: float, seed: int) -> Interval:
+    """The percentile interval of sum over samples d of statistic(d, rows): `rows` holds, per resample,
+    the indices drawn (with replacement) from sample d's `sizes[d]` items."""
+    if not sizes or 0 in sizes:
         raise SgptEvalError("bootstrap: every dataset needs at least one per-query score")
     if not 0 < confidence < 1 or resamples < 1:
         raise SgptEvalError(f"bootstrap: confidence {confidence} must be in (0, 1) and resamples {resamples} at least 1")
-    weights = np.full(len(arrays), 1 / len(arrays)) if weights is None else np.asarray(weights, dtype=float)
     rng = np.random.default_rng(seed)
-    rows = max(1, CHUNK_ELEMENTS // max(array.size for array in arrays))
-    statistic = np.empty(resamples)
+    rows = max(1, CHUNK_ELEMENTS // max(sizes))
+    values = np.empty(resamples)
     for start in range(0, resamples, rows):
         count = min(rows, resamples - start)
-        statistic[start:start + count] = sum(
-            weight * array[rng.integers(0, array.size, (count, array.size))].mean(axis=1)
-            for weight, array in zip(weights, arrays, strict=True))
+        values[start:start + count] = sum(statistic(d, rng.integers(0, size, (count, size)))
+                                          for d, size in enumerate(sizes))
     alpha = (1 - confidence) / 2
-    low, high = np.quantile(statistic, [alpha, 1 - alpha])
+    low, high = np.quantile(values, [alpha, 1 - alpha])
     return Interval(float(low), float(high))
+
+
+def _resampled_average_precision(labels: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Average precision of each resample (a row of drawn indices), as scikit-learn computes it on the
+    items drawn: each item weighs as often as it was drawn, and 0 where no positive was drawn."""
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))  # the last item of each run of equal scores
+    count, size = rows.shape
+    drawn = np.bincount((rows + size * np.arange(count)[:, None]).ravel(), minlength=count * size)
+    drawn = drawn.reshape(count, size)[:, order]
+    found = np.cumsum(drawn * labels[order], axis=1)[:, ends]
+    seen = np.cumsum(drawn, axis=1)[:, ends]
+    precision = np.divide(found, seen, out=np.zeros(found.shape), where=seen > 0)
+    positives = found[:, -1:]
+    recall = np.divide(found, positives, out=np.zeros(found.shape), where=positives > 0)
+    return (np.diff(recall, axis=1, prepend=0) * precision).sum(axis=1)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

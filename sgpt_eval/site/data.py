@@ -38,9 +38,8 @@ from ..reports.table_stats import LEVEL, NO_PER_QUERY, CellStats
 from ..reports.tables import METRIC, PAPER_TABLES, build_paper_table, load_reports
 from ..reports.uncertainty import RESAMPLES, SEED, bootstrap_interval
 from ..reports.useb_table import DATASETS as USEB_DATASETS
-from ..reports.useb_table import NO_INTERVAL
+from ..reports.useb_table import NO_INTERVAL, TableRow, interval_notes, main_interval, measured_rows, published_rows
 from ..reports.useb_table import TITLES as USEB_TITLES
-from ..reports.useb_table import interval_notes, measured_rows, published_rows
 from ..retrieval.ranking import Ranking, read_ranking, top_k
 from ..storage import sha256_file
 from .reproduce import command_line
@@ -117,20 +116,19 @@ def run_entry(path: Path, report: Report, system: str, results_dir: Path, data_d
 
 
 def statistics(report: Report) -> dict:
-    """The run's 95% percentile bootstrap interval of NDCG@10 over its queries (the seed and resamples
-    of the tables, so a dataset's cell and its run show one interval), with `interval_note` saying why
-    there is none; Judged@10 and the optimistic NDCG@10 bound as its report holds them (None in a
-    report that predates them)."""
-    scores = report.per_query.get(METRIC)
-    interval = bootstrap_interval(list(scores.values()), RESAMPLES, seed=SEED) if scores else None
-    if interval is not None:
-        note = ""
-    elif report.identity.benchmark == "useb":
-        note = NO_INTERVAL.get(report.identity.dataset, "no per-query scores")
+    """The run's 95% percentile bootstrap interval of its main metric (BEIR: NDCG@10 over its queries;
+    USEB: as the USEB table makes it), with the seed and resamples of the tables, so that a cell and
+    its run show one interval, and `interval_note` saying why there is none; Judged@10 and the
+    optimistic NDCG@10 bound as its report holds them (None in a report that predates them)."""
+    if report.identity.benchmark == "useb":
+        interval, note = main_interval(report), NO_INTERVAL
+        over = "queries" if report.per_query else "pairs"
     else:
-        note = NO_PER_QUERY
-    return {"interval_95": [interval.low, interval.high] if interval else None, "interval_note": note,
-            "resamples": RESAMPLES, "seed": SEED,
+        scores = report.per_query.get(METRIC)
+        interval = bootstrap_interval(list(scores.values()), RESAMPLES, seed=SEED) if scores else None
+        note, over = NO_PER_QUERY, "queries"
+    return {"interval_95": [interval.low, interval.high] if interval else None, "interval_note": "" if interval else note,
+            "interval_over": over, "resamples": RESAMPLES, "seed": SEED,
             "judged_at_10": report.metrics.get(JUDGED), "optimistic_ndcg_at_10": report.metrics.get(OPTIMISTIC_NDCG)}
 
 
@@ -273,12 +271,23 @@ def useb_table(results_dir: Path) -> dict:
     rows = []
     measured = measured_rows(results_dir)
     for row in [*published_rows(), *measured]:
-        cells = [{"value": row.scores[name], "run": row.runs.get(name)} for name in USEB_DATASETS]
+        cells = [_useb_cell(row, name) for name in USEB_DATASETS]
         rows.append({"label": row.model, "source": row.source, "average": False,
                      "cells": cells + [{"value": row.average, "run": None}]})
     return {"id": "useb", "title": "USEB (main metric x 100)", "metric": "main metric x 100", "scale": 100,
             "columns": columns, "rows": rows,
             "notes": [note.removeprefix("- ") for note in interval_notes(measured)]}
+
+
+def _useb_cell(row: TableRow, dataset: str) -> dict:
+    """A USEB cell (x 100): a measured one names its run and carries its interval, or why it has none."""
+    cell = {"value": row.scores[dataset], "run": row.runs.get(dataset)}
+    if cell["run"]:
+        interval = row.intervals.get(dataset)
+        cell["stats"] = {"interval_95": [interval.low, interval.high] if interval else None, "pvalue": None,
+                         "same": None, "judged_at_10": None, "optimistic_ndcg_at_10": None,
+                         "note": "" if interval else "no interval"}
+    return cell
 
 
 def regression_status(results_dir: Path, baselines_dir: Path, found: list[tuple[Path, Report]]) -> dict:

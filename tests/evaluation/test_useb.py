@@ -20,6 +20,8 @@ from sgpt_eval.data.download import USEB_URL_ENV
 from sgpt_eval.evaluation.useb import evaluate_model
 from sgpt_eval.executors.local import LocalBiEncoder
 from sgpt_eval.retrieval.embedding_cache import EmbeddingCache
+from sgpt_eval.reports.schema import PAIR_INTERVAL
+from sgpt_eval.reports.uncertainty import RESAMPLES, SEED
 from sgpt_eval.reports.useb_table import PUBLISHED_CSV, published_rows, useb_table
 
 from . import (
@@ -121,6 +123,24 @@ def test_run_writes_one_report_per_dataset(tmp_path, monkeypatch):
     assert twitter["metrics"] == pytest.approx(test_useb_twitterpara.EXPECTED)
 
 
+def test_reports_keep_what_the_main_metric_is_made_of(tmp_path, monkeypatch):
+    """Per-query scores whose mean of means is the main score, or (TwitterPara) the interval over
+    pairs made when measured: what the USEB table's intervals come from."""
+    monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
+    data_dir = write(tmp_path / "data-eval", *data.DATASETS)
+    run_useb(data.DATASETS, data_dir, tmp_path / "results", FakeEncoder())
+    for name in ("askubuntu", "cqadupstack", "scidocs"):
+        report = only_report(tmp_path / "results" / "useb" / name)
+        parts = [np.mean(list(scores.values())) for scores in report["per_query"].values()]
+        assert np.mean(parts) == pytest.approx(report["metrics"][report["main_metric"]], abs=1e-12), name
+        assert PAIR_INTERVAL not in report["details"]
+    twitter = only_report(tmp_path / "results" / "useb" / "twitterpara")
+    stored = twitter["details"][PAIR_INTERVAL]
+    assert twitter["per_query"] == {} and stored["pairs"] == {"twitterurl": 3, "pit": 3}
+    assert (stored["resamples"], stored["seed"]) == (RESAMPLES, SEED)
+    assert stored["low"] <= twitter["metrics"]["ap_twitter_avg"] <= stored["high"]
+
+
 def test_missing_datasets_are_reported_one_by_one(tmp_path, monkeypatch):
     monkeypatch.setenv(USEB_URL_ENV, UNREACHABLE)
     data_dir = write(tmp_path / "data-eval", "twitterpara")
@@ -193,7 +213,8 @@ def test_useb_command_prints_results_missing_lines_and_the_table(tmp_path, monke
     assert re.search(r"^twitterpara\t.*\tap_twitter_twitterurl=\d\.\d{4}\tap_twitter_pit=.*\tap_twitter_avg=", out, re.M)
     assert re.search(r"^askubuntu\tmissing\taskubuntu: not in .* is unreachable", err, re.M)
     assert "| SGPT-125M-weightedmean-nli-bitfit | 55.66 | 11.13 | 69.63 | 68.01 | 51.11 |" in out
-    assert re.search(r"^\| \S*tiny-gpt-neo\S* \| missing \| missing \| \d+\.\d\d \| missing \| missing \| measured", out, re.M)
+    assert re.search(r"^\| \S*tiny-gpt-neo\S* \| missing \| missing \| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \| missing \| missing \| measured", out,
+                     re.M)
 
     table = parse(["useb-table", "--output-dir", str(tmp_path / "r")])
     table.handler(table, tmp_path / "cache")
@@ -235,8 +256,12 @@ def test_the_average_needs_all_four_datasets(tmp_path, monkeypatch):
         test_useb_twitterpara.EXPECTED["ap_twitter_avg"],
         sum(test_useb_scidocs.EXPECTED_MAP.values()) / 4,
     ]
-    expected = " | ".join(f"{100 * score:.2f}" for score in [*main_scores, np.mean(main_scores)])
-    assert f"| complete | {expected} | measured (test) |" in table
+    complete = next(line for line in table if line.startswith("| complete |"))
+    cells = [cell.strip() for cell in complete.strip("|").split("|")]
+    assert [cell.split(" [")[0] for cell in cells[1:6]] == [f"{100 * s:.2f}" for s in [*main_scores, np.mean(main_scores)]]
+    assert all(re.fullmatch(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]", cell) for cell in cells[1:5]), "each with its interval"
+    assert cells[5:] == [f"{100 * np.mean(main_scores):.2f}", "measured (test)"]
+    assert any(line.startswith("- The average has no interval: TwitterPara's") for line in table)
     partial = next(line for line in table if line.startswith("| partial |"))
     assert partial.count("missing") == 4
     with pytest.raises(SgptEvalError, match="no USEB report for other"):

@@ -30,7 +30,10 @@ EXPECTED = {
 def test_cqadupstack_scores_by_hand(tmp_path):
     embed = write_cqadupstack(tmp_path)
     scores = evaluators.evaluate(data.load("cqadupstack", tmp_path), embed)
-    assert scores == pytest.approx(EXPECTED, abs=1e-6)
+    assert scores.metrics == pytest.approx(EXPECTED, abs=1e-6)
+    # The main metric's parts: each forum's per-query AP, whose mean is the forum's MAP@100.
+    assert scores.per_query == {"map@100_cqadupstack_android": pytest.approx({"q1": ANDROID_MAP}),
+                                "map@100_cqadupstack_gis": pytest.approx({"g1": 0.0, "g2": 1.0})}
 
 
 def test_cqadupstack_agrees_with_the_useb_package(tmp_path):

@@ -24,7 +24,11 @@ EXPECTED_MAP = {
 
 def test_scidocs_map_by_hand(tmp_path):
     embed = write_scidocs(tmp_path)
-    scores = evaluators.evaluate(data.load("scidocs", tmp_path), embed)
+    result = evaluators.evaluate(data.load("scidocs", tmp_path), embed)
+    scores = result.metrics
+    # The main metric's parts: each task's per-query cosine MAP (one titled query here).
+    assert result.per_query == {f"map_scidocs_{task}_cosine": pytest.approx({"p1": expected})
+                                for task, expected in EXPECTED_MAP.items()}
     for task, expected in EXPECTED_MAP.items():
         assert scores[f"map_scidocs_{task}_cosine"] == pytest.approx(expected, abs=1e-6)
         # unit vectors: Euclidean distance ranks as cosine does
@@ -35,14 +39,14 @@ def test_scidocs_map_by_hand(tmp_path):
 
 def test_scidocs_valid_split(tmp_path):
     embed = write_scidocs(tmp_path)
-    scores = evaluators.evaluate(data.load("scidocs", tmp_path, "valid"), embed)
+    scores = evaluators.evaluate(data.load("scidocs", tmp_path, "valid"), embed).metrics
     assert scores["map_scidocs_cosine_avg"] == pytest.approx(1 / 2, abs=1e-6)  # c2 (0) before c4 (1) in every task
 
 
 def test_scidocs_agrees_with_the_useb_package(tmp_path):
     scidocs = useb_evaluator("scidocs")
     embed = write_scidocs(tmp_path)
-    ours = evaluators.evaluate(data.load("scidocs", tmp_path), embed)
+    ours = evaluators.evaluate(data.load("scidocs", tmp_path), embed).metrics
     theirs = scidocs.SciDocsEvaluator(lambda texts: torch.from_numpy(embed(texts)), str(tmp_path / "scidocs"),
                                       show=False)._run("test")
     assert theirs == pytest.approx(ours, abs=1e-9)

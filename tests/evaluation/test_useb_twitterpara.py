@@ -72,13 +72,17 @@ def recording(encode, recorded: dict[str, np.ndarray]):
 def test_twitterpara_scores_by_hand(tmp_path):
     embed = write_twitterpara(tmp_path)
     scores = evaluators.evaluate(data.load("twitterpara", tmp_path), embed)
-    assert scores == pytest.approx(EXPECTED, abs=1e-6)
+    assert scores.metrics == pytest.approx(EXPECTED, abs=1e-6)
+    # The judged pairs, whose AP is no mean of per-pair values: its interval resamples them.
+    assert {name: labels for name, (labels, _) in scores.pairs.items()} == {"twitterurl": [1, 0, 1], "pit": [1, 0, 0]}
+    assert scores.pairs["twitterurl"][1] == pytest.approx([0.9, 0.8, 0.7], abs=1e-6)
+    assert not scores.per_query
     assert "the senate passed the bill" in embed.texts, "texts are stripped before embedding, as USEB strips them"
 
 
 def test_twitterpara_sample_agrees_with_the_useb_package(tmp_path):
     embed = write_twitterpara(tmp_path)
-    ours = evaluators.evaluate(data.load("twitterpara", tmp_path), embed)
+    ours = evaluators.evaluate(data.load("twitterpara", tmp_path), embed).metrics
     vectors = dict(zip(embed.vectors, embed(list(embed.vectors)), strict=True))
     assert useb_package_scores(tmp_path / "twitterpara", vectors, tmp_path) == pytest.approx(ours, abs=1e-9)
 
@@ -88,7 +92,7 @@ def test_real_twitterpara_matches_the_useb_package(tmp_path, tiny_gpt_neo):
     encoder = make_bi_encoder(tiny_gpt_neo, tmp_path)
     recorded: dict[str, np.ndarray] = {}
     wrapped = recording(SGPTBiEncoder.encode, recorded)
-    ours = evaluators.evaluate(data.load("twitterpara", folder.parent), lambda texts: wrapped(encoder, texts))
+    ours = evaluators.evaluate(data.load("twitterpara", folder.parent), lambda texts: wrapped(encoder, texts)).metrics
     theirs = useb_package_scores(folder, recorded, tmp_path)
     assert set(theirs) == set(ours)
     assert max(abs(theirs[name] - ours[name]) for name in ours) < 1e-6

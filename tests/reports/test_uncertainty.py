@@ -3,13 +3,22 @@ and Holm's correction against a hand-worked example."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import average_precision_score
 
 from sgpt_eval.errors import SgptEvalError
 from sgpt_eval.reports import uncertainty
-from sgpt_eval.reports.uncertainty import average_interval, bootstrap_interval, holm, paired_interval
+from sgpt_eval.reports.uncertainty import (
+    average_interval,
+    average_precision_interval,
+    bootstrap_interval,
+    holm,
+    paired_interval,
+)
 
 SCORES = np.random.default_rng(7).beta(2, 1.5, size=300)  # a SciFact-sized set of per-query NDCG@10
 
@@ -48,11 +57,43 @@ def test_an_average_over_datasets_resamples_each_dataset_on_its_own():
     assert average_interval([SCORES], resamples=300) == bootstrap_interval(SCORES, resamples=300)
 
 
+def test_the_average_precision_interval_agrees_with_scipys_bootstrap_of_scikit_learns_ap():
+    rng = np.random.default_rng(11)
+    labels = (rng.random(400) < 0.3).astype(int)
+    scores = np.round(labels * 0.2 + rng.random(400), 2)  # two decimals: many equal scores, one threshold each
+    ours = average_precision_interval([(labels, scores)], resamples=1000, seed=4)
+    theirs = stats.bootstrap((labels, scores), average_precision_score, paired=True, vectorized=False,
+                             method="percentile", n_resamples=1000, rng=np.random.default_rng(4)).confidence_interval
+    assert (ours.low, ours.high) == pytest.approx((theirs.low, theirs.high), abs=1e-12)
+    assert ours.low < average_precision_score(labels, scores) < ours.high
+
+
+def test_a_resample_without_positives_has_the_ap_scikit_learn_gives_it():
+    rows = np.array([[1, 1, 2], [0, 2, 0], [2, 2, 2]])  # items 1, 2 negative; item 0 positive
+    labels, scores = np.array([1, 0, 0]), np.array([0.2, 0.9, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns that a resample has no positive
+        expected = [average_precision_score(labels[row], scores[row]) for row in rows]
+    assert uncertainty._resampled_average_precision(labels, scores, rows).tolist() == pytest.approx(expected)
+    assert expected == pytest.approx([0.0, 2 / 3, 0.0])  # row 2: the negative, then the positive twice (one threshold)
+
+
+def test_an_average_of_aps_resamples_each_set_on_its_own():
+    constant = ([1, 1, 1], [0.3, 0.2, 0.1])  # AP 1 whichever items are drawn
+    varying = ([1, 0], [0.9, 0.1])  # AP 0 when only the negative is drawn (1 in 4), else 1
+    interval = average_precision_interval([constant, varying], resamples=2000)
+    assert (interval.low, interval.high) == pytest.approx((0.5, 1.0))  # (1 + {0, 1}) / 2
+    with pytest.raises(SgptEvalError, match="one label and one score"):
+        average_precision_interval([([1, 0], [0.5])])
+
+
 def test_empty_data_and_bad_settings_are_refused():
     with pytest.raises(SgptEvalError, match="at least one per-query score"):
         bootstrap_interval([])
     with pytest.raises(SgptEvalError, match="confidence"):
         bootstrap_interval(SCORES, confidence=1.5)
+    with pytest.raises(SgptEvalError, match="2 weights for 1 datasets"):
+        average_interval([SCORES], weights=[0.5, 0.5])
 
 
 def test_holm_against_a_hand_worked_example():

@@ -16,7 +16,7 @@ import pytest
 from sgpt_eval.cli import main
 from sgpt_eval.reports.compare import compare_scores
 from sgpt_eval.reports.drift import diff_reports
-from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.reports.schema import PAIR_INTERVAL, find_reports
 from sgpt_eval.reports.uncertainty import bootstrap_interval
 from sgpt_eval.site.reproduce import command_line
 
@@ -96,7 +96,11 @@ def test_the_site_in_a_browser(results, browser, site, tmp_path):
         shown[link.get_attribute("data-run")] = link
     assert set(shown) == {digest for digest, (_, report) in reports.items() if report.identity.benchmark == "beir"}
     [useb_link] = browser.find_elements(By.CSS_SELECTOR, "#table-useb a[data-run]")
-    assert useb_link.text == f"{100 * reports[useb_link.get_attribute('data-run')][1].main_score:.2f}"
+    useb_report = reports[useb_link.get_attribute("data-run")][1]
+    assert useb_link.text == f"{100 * useb_report.main_score:.2f}"
+    stored = useb_report.details[PAIR_INTERVAL]  # TwitterPara's interval over pairs, x 100 as the table shows it
+    interval = useb_link.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".interval").text
+    assert interval == f"[{100 * stored['low']:.2f}, {100 * stored['high']:.2f}]"
     assert "3 of 3 baselines met" in browser.find_element(By.ID, "regression").text
 
     # Under a cell: its 95% interval over queries, judged@10 with the bound, and its test against BM25.

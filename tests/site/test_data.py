@@ -14,7 +14,7 @@ from sgpt_eval.cli import main
 from sgpt_eval.data import beir
 from sgpt_eval.reports.compare import compare_scores
 from sgpt_eval.reports.drift import diff_reports
-from sgpt_eval.reports.schema import find_reports
+from sgpt_eval.reports.schema import PAIR_INTERVAL, find_reports
 from sgpt_eval.reports.table_stats import DIFFERENT_QUERIES, LEVEL
 from sgpt_eval.reports.tables import build_paper_table
 from sgpt_eval.reports.uncertainty import bootstrap_interval
@@ -51,6 +51,8 @@ def test_every_linked_cell_is_its_reports_ndcg10_and_every_table_value_is_the_ta
     cell = useb["cells"][2]
     assert (useb["label"], cell["value"]) == (measured.model, measured.scores["twitterpara"])
     assert cell["value"] == 100 * reports[cell["run"]].main_score
+    interval = measured.intervals["twitterpara"]
+    assert cell["stats"]["interval_95"] == [interval.low, interval.high] and cell["stats"]["note"] == ""
 
 
 def test_each_run_holds_its_report(results, data):
@@ -68,8 +70,10 @@ def test_each_run_holds_its_report(results, data):
             assert stats["interval_95"][0] < report.metrics["NDCG@10"] < stats["interval_95"][1]
             assert stats["judged_at_10"] == report.metrics["Judged@10"] and 0 < stats["judged_at_10"] < 1
             assert stats["optimistic_ndcg_at_10"] == report.metrics["OptimisticNDCG@10"] >= report.metrics["NDCG@10"]
-        else:  # USEB's TwitterPara: average precision over all pairs, no per-pair scores to resample
-            assert stats["interval_95"] is None and "no per-pair breakdown" in stats["interval_note"]
+        else:  # USEB's TwitterPara: the interval over pairs made when it was measured
+            stored = report.details[PAIR_INTERVAL]
+            assert (stats["interval_95"], stats["interval_over"]) == ([stored["low"], stored["high"]], "pairs")
+            assert stats["interval_95"][0] < report.main_score < stats["interval_95"][1]
             assert stats["judged_at_10"] is None
 
 
