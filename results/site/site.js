@@ -76,6 +76,7 @@ function drawCell(table, column, cell, digits) {
 // optimistic bound, and why anything is missing (the table's notes say how each is computed).
 function cellStatistics(table, stats) {
   const lines = [];
+  const digits = table.scale === 100 ? 2 : 3;
   if (stats.same !== null) {
     const p = `Holm-corrected p = ${stats.pvalue.toPrecision(3)} against ${table.baseline}`;
     lines.push(stats.same
@@ -83,8 +84,8 @@ function cellStatistics(table, stats) {
       : el("span", { class: "test differs", title: `differs from ${table.baseline}: ${p} < ${table.level}` }, `≠ ${table.baseline}`));
   }
   if (stats.interval_95) {
-    lines.push(el("span", { class: "sub interval", title: "95% percentile bootstrap interval over queries" },
-      `[${stats.interval_95[0].toFixed(3)}, ${stats.interval_95[1].toFixed(3)}]`));
+    lines.push(el("span", { class: "sub interval", title: "95% percentile bootstrap interval (the notes below the table say of what)" },
+      `[${stats.interval_95[0].toFixed(digits)}, ${stats.interval_95[1].toFixed(digits)}]`));
   }
   if (stats.judged_at_10 !== null) {
     lines.push(el("span", { class: "sub judged", title: "share of the top 10 the judgements judge; NDCG@10 with every unjudged document counted relevant" },
@@ -140,7 +141,7 @@ function drawStatistics(run) {
   const table = keyValueTable({
     [run.main_metric]: run.main_score.toFixed(4),
     "95% interval": stats.interval_95
-      ? `[${fixed(stats.interval_95[0], 4)}, ${fixed(stats.interval_95[1], 4)}] (percentile bootstrap, ${stats.resamples} resamples of the queries, seed ${stats.seed})`
+      ? `[${fixed(stats.interval_95[0], 4)}, ${fixed(stats.interval_95[1], 4)}] (percentile bootstrap, ${stats.resamples} resamples of the ${stats.interval_over}, seed ${stats.seed})`
       : "none: " + stats.interval_note,
     "judged@10": stats.judged_at_10 === null || stats.judged_at_10 === undefined ? missing : fixed(stats.judged_at_10, 4),
     "optimistic NDCG@10 (unjudged counted relevant)": stats.optimistic_ndcg_at_10 === null || stats.optimistic_ndcg_at_10 === undefined

@@ -27,6 +27,8 @@ RUNS = {
     "beir/scifact/dense/SmolLM2-135M.1b65da155442.json": RunSpec("scifact", "dense", ModelOptions("SmolLM2-135M")),
     "beir/scifact/rerank/SmolLM2-135M-first10q.f7840ea1445c.json":
         RunSpec("scifact", "rerank", ModelOptions("SmolLM2-135M"), RunOptions(top_k=10, max_queries=10)),
+    "beir/scifact/rerank/SmolLM2-135M.a08c4e877d25.json":
+        RunSpec("scifact", "rerank", ModelOptions("SmolLM2-135M"), RunOptions(top_k=100)),
     **{f"beir/{dataset}/bm25/bm25s.{digest}.json": RunSpec(dataset, "bm25", None)
        for dataset, digest in (("nfcorpus", "fe70637d362f"), ("arguana", "187b976eea7a"))},
     **{f"beir/{dataset}/dense/all-MiniLM-L6-v2.{digest}.json": RunSpec(dataset, "dense", ModelOptions("all-MiniLM-L6-v2"))
