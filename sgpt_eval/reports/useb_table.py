@@ -114,6 +114,8 @@ def _cell(value: float | None, interval: Interval | None = None) -> str:
 def interval_notes(rows: Iterable[TableRow]) -> list[str]:
     """How the measured cells' intervals are made, and which cells have none and why."""
     rows = list(rows)
+    if not rows:
+        return []
     notes = [f"- [low, high]: 95% percentile bootstrap interval of a measured cell (x 100; {RESAMPLES:,} resamples, "
              f"seed {SEED}) of its questions (AskUbuntu), its queries within each forum (CQADupStack) or task "
              "(SciDocs), its judged pairs within each subset (TwitterPara, made when the run was measured)."]
@@ -122,7 +124,7 @@ def interval_notes(rows: Iterable[TableRow]) -> list[str]:
     if any(row.average is not None for row in rows):
         notes.append("- The average has no interval: TwitterPara's is made from pairs too many to keep in its "
                      "report, so it cannot be resampled with the other datasets'.")
-    return notes if rows else []
+    return notes
 
 
 def _scaled(interval: Interval | None) -> Interval | None:

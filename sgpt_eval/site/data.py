@@ -36,7 +36,7 @@ from ..reports.schema import JUDGED, OPTIMISTIC_NDCG, Identity, Report, find_rep
 from ..reports.systems import labels
 from ..reports.table_stats import LEVEL, NO_PER_QUERY, CellStats
 from ..reports.tables import METRIC, PAPER_TABLES, build_paper_table, load_reports
-from ..reports.uncertainty import RESAMPLES, SEED, bootstrap_interval
+from ..reports.uncertainty import RESAMPLES, SEED, Interval, bootstrap_interval
 from ..reports.useb_table import DATASETS as USEB_DATASETS
 from ..reports.useb_table import NO_INTERVAL, TableRow, interval_notes, main_interval, measured_rows, published_rows
 from ..reports.useb_table import TITLES as USEB_TITLES
@@ -253,10 +253,17 @@ def cell_statistics(stats: CellStats, label: str, system: str) -> dict:
         value = frame.loc[label, system]
         return None if pd.isna(value) else float(value)
 
-    low, high, pvalue = number(stats.low), number(stats.high), number(stats.pvalue)
-    return {"interval_95": None if low is None else [low, high], "pvalue": pvalue,
-            "same": None if pvalue is None else pvalue >= LEVEL, "judged_at_10": number(stats.judged),
-            "optimistic_ndcg_at_10": number(stats.optimistic), "note": str(stats.note.loc[label, system])}
+    low, high = number(stats.low), number(stats.high)
+    return _cell_stats(None if low is None else Interval(low, high), str(stats.note.loc[label, system]),
+                       number(stats.pvalue), number(stats.judged), number(stats.optimistic))
+
+
+def _cell_stats(interval: Interval | None, note: str, pvalue: float | None = None, judged: float | None = None,
+                optimistic: float | None = None) -> dict:
+    """What the page shows under a cell of ours (BEIR or USEB), in the one shape it reads."""
+    return {"interval_95": None if interval is None else [interval.low, interval.high], "pvalue": pvalue,
+            "same": None if pvalue is None else pvalue >= LEVEL, "judged_at_10": judged,
+            "optimistic_ndcg_at_10": optimistic, "note": note}
 
 
 def _column_kind(column: str, systems: set[str]) -> str:
@@ -284,9 +291,7 @@ def _useb_cell(row: TableRow, dataset: str) -> dict:
     cell = {"value": row.scores[dataset], "run": row.runs.get(dataset)}
     if cell["run"]:
         interval = row.intervals.get(dataset)
-        cell["stats"] = {"interval_95": [interval.low, interval.high] if interval else None, "pvalue": None,
-                         "same": None, "judged_at_10": None, "optimistic_ndcg_at_10": None,
-                         "note": "" if interval else "no interval"}
+        cell["stats"] = _cell_stats(interval, "" if interval else "no interval")
     return cell
 
 
